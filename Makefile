@@ -1,0 +1,57 @@
+# ispa-cert: set-up, demo, tests and benchmarks. Run as root on Debian.
+#   make demo   install what is missing, then issue certificates in a sandbox (local Pebble + Apache)
+#   make test   install what is missing, then run the whole test suite
+#   make bench  install what is missing, then run the benchmarks
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages: the runtime (apache2, curl, openssl, cron) and the test stack (pebble).
+APT_PACKAGES := apache2 curl openssl ca-certificates cron pebble iproute2 debian-archive-keyring
+
+.PHONY: install install-system install-python install-acme demo test test-unit test-e2e bench clean
+
+install: install-system install-python install-acme
+
+# apt-get only for what is missing; a policy-rc.d stops apt from starting the system Apache on :80.
+install-system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null; rc=$$?; \
+	  [ -n "$$guard" ] && rm -f /usr/sbin/policy-rc.d; \
+	  exit $$rc; \
+	fi
+
+install-python: $(BIN)/ispa-cert
+
+$(BIN)/ispa-cert: pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+install-acme:
+	@vendor/fetch-acme
+
+demo: install
+	@$(BIN)/python -m tests.demo
+
+# pytest exits 5 when it collected no test: that is a failure here, said plainly.
+test: install
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-unit: install
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+bench: install
+	@$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info
+	find vendor/acme.sh -mindepth 1 -maxdepth 1 ! -name pin.lock ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,167 @@
+"""Every path ispa-cert touches, derived from one root prefix.
+
+This is the only module that spells absolute paths. Tests and the demo give a
+sandbox directory as the root (`--root DIR` or `ISPA_ROOT`), so they never touch
+the machine's real /etc or /data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_ENV = "ISPA_ROOT"
+VENDOR_ENV = "ISPA_VENDOR_DIR"
+CHALLENGE_URL_PATH = "/.well-known/acme-challenge"
+
+
+def _under(root: Path, absolute: str) -> Path:
+    return root / absolute.lstrip("/")
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @classmethod
+    def from_root(cls, root: str | os.PathLike[str] | None = None) -> "Paths":
+        chosen = root if root is not None else os.environ.get(ROOT_ENV) or "/"
+        return cls(Path(chosen).resolve())
+
+    # --- Apache -----------------------------------------------------------
+    @property
+    def apache_confdir(self) -> Path:
+        return _under(self.root, "/etc/apache2")
+
+    @property
+    def apache_main_config(self) -> Path:
+        """The main config acme.sh's --apache mode appends its Alias to."""
+        return self.apache_confdir / "apache2.conf"
+
+    @property
+    def sites_available(self) -> Path:
+        return self.apache_confdir / "sites-available"
+
+    @property
+    def sites_enabled(self) -> Path:
+        return self.apache_confdir / "sites-enabled"
+
+    @property
+    def mods_available(self) -> Path:
+        return self.apache_confdir / "mods-available"
+
+    @property
+    def mods_enabled(self) -> Path:
+        return self.apache_confdir / "mods-enabled"
+
+    @property
+    def ispadmin_site(self) -> Path:
+        return self.sites_available / "ispadmin.conf"
+
+    @property
+    def temp_site(self) -> Path:
+        return self.sites_available / "temp_isp.conf"
+
+    @property
+    def temp_site_enabled(self) -> Path:
+        return self.sites_enabled / "temp_isp.conf"
+
+    @property
+    def vhost_include(self) -> Path:
+        """The file this tool generates; ispadmin.conf includes it."""
+        return _under(self.root, "/usr/local/script/ispadmin/conf/apache_ispadmin_vhost.conf")
+
+    # --- certificates and acme.sh ----------------------------------------
+    @property
+    def cert_home(self) -> Path:
+        return _under(self.root, "/data/ispadmin_cert")
+
+    @property
+    def acme_home(self) -> Path:
+        return self.cert_home / "acme"
+
+    @property
+    def acme_script(self) -> Path:
+        return self.acme_home / "acme.sh"
+
+    @property
+    def acme_account_conf(self) -> Path:
+        return self.acme_home / "account.conf"
+
+    @property
+    def acme_ca_dir(self) -> Path:
+        return self.acme_home / "ca"
+
+    @property
+    def acme_log(self) -> Path:
+        return self.acme_home / "acme.sh.log"
+
+    @property
+    def live_dir(self) -> Path:
+        return self.cert_home / "live"
+
+    def live(self, name: str) -> "LiveFiles":
+        directory = self.live_dir / name
+        return LiveFiles(directory, directory / "cert.pem", directory / "key.pem", directory / "fullchain.pem")
+
+    @property
+    def challenge_dir(self) -> Path:
+        return self.cert_home / "challenge"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.cert_home / "ispa-cert"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def pending_marker(self) -> Path:
+        """Present while an Apache change is between backup and verified reload."""
+        return self.state_dir / "pending-apache-change.json"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.cert_home / "backups"
+
+    @property
+    def legacy_acme_dirs(self) -> tuple[Path, Path]:
+        """The other two directories the guide's reinstall removes."""
+        return (_under(self.root, "/root/.acme.sh"), _under(self.root, "/root/acme.sh"))
+
+    # --- system -----------------------------------------------------------
+    @property
+    def log_file(self) -> Path:
+        return _under(self.root, "/var/log/ispa-cert.log")
+
+    @property
+    def lock_file(self) -> Path:
+        return _under(self.root, "/run/lock/ispa-cert.lock")
+
+    @property
+    def crontab(self) -> Path:
+        return _under(self.root, "/etc/crontab")
+
+    # --- the vendored acme.sh, shipped beside the package ------------------
+    @property
+    def vendor_acme_dir(self) -> Path:
+        override = os.environ.get(VENDOR_ENV)
+        if override:
+            return Path(override)
+        return Path(__file__).resolve().parent.parent / "vendor" / "acme.sh"
+
+    @property
+    def vendor_acme_script(self) -> Path:
+        return self.vendor_acme_dir / "acme.sh"
+
+
+@dataclass(frozen=True)
+class LiveFiles:
+    """Stable copies acme.sh --install-cert writes and Apache reads."""
+
+    directory: Path
+    cert: Path
+    key: Path
+    fullchain: Path

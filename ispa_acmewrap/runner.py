@@ -1,0 +1,137 @@
+"""The one process boundary: every external program ispa-cert runs goes through run().
+
+Argument lists only, never a shell string. Each argv is logged, the output is
+appended to the log line by line and optionally streamed to the terminal, and a
+timeout or Ctrl-C stops the program's whole process group, grandchildren included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import sh
+
+from .errors import CommandFailed, OperationFailed
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 5.0
+ALL_EXIT_CODES = list(range(256))
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.output.splitlines()
+
+
+def run(
+    argv: Iterable[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    ok_codes: Iterable[int] = (0,),
+    timeout: float | None = None,
+    echo: Callable[[str], None] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Result:
+    """Run argv to completion; raise CommandFailed unless its exit code is in ok_codes.
+
+    `env` adds to (never replaces) this process's environment. `echo` receives each
+    output line as it arrives (stdout and stderr merged, in order).
+    """
+    command = tuple(str(part) for part in argv)
+    log.info("running: %s", " ".join(command))
+    collected: list[str] = []
+
+    def on_line(line: str) -> None:
+        line = line.rstrip("\n")
+        collected.append(line)
+        log.info("  %s", line)
+        if echo is not None:
+            echo(line)
+
+    try:
+        program = sh.Command(command[0])
+    except sh.CommandNotFound as missing:
+        raise OperationFailed(f"{command[0]} is not installed or not on PATH") from missing
+    process = program(
+        *command[1:],
+        _env={**os.environ, **(env or {})},
+        _cwd=str(cwd) if cwd is not None else None,
+        _out=on_line,
+        _err_to_out=True,
+        _tty_out=False,
+        _decode_errors="replace",
+        _ok_code=ALL_EXIT_CODES,
+        _bg=True,
+        _bg_exc=False,
+        _new_session=True,
+    )
+    returncode = _wait(process, timeout, command)
+    result = Result(command, returncode, "\n".join(collected))
+    if returncode not in set(ok_codes):
+        log.info("%s exited with %d", command[0], returncode)
+        raise CommandFailed(list(command), returncode, result.output)
+    return result
+
+
+def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str, ...]) -> int:
+    """Wait for the process; on timeout, SIGINT or SIGTERM stop its whole process group."""
+    interrupted: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        interrupted.append(signum)
+        _stop_group(process)
+
+    previous = _install_handlers(on_signal)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while process.process.is_alive()[0]:
+            if deadline is not None and time.monotonic() > deadline:
+                _stop_group(process)
+                raise OperationFailed(f"{command[0]} did not finish within {timeout:.0f} s and was stopped")
+            time.sleep(0.05)
+            if interrupted:
+                break
+        process.wait()
+    finally:
+        _restore_handlers(previous)
+    if interrupted:
+        raise KeyboardInterrupt
+    return process.exit_code
+
+
+def _stop_group(process: sh.RunningCommand) -> None:
+    pgid = process.pid
+    for sig, pause in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        end = time.monotonic() + pause
+        while time.monotonic() < end:
+            if not process.process.is_alive()[0]:
+                return
+            time.sleep(0.05)
+
+
+def _install_handlers(handler: Callable[[int, object], None]) -> dict[int, object] | None:
+    try:
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+def _restore_handlers(previous: dict[int, object] | None) -> None:
+    for sig, handler in (previous or {}).items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
