@@ -1,0 +1,212 @@
+"""ispa-cert's own small state: names on record, failure ledger, issuance history.
+
+Stored as JSON at Paths.state_file (ROOT/data/ispadmin_cert/ispa-cert/state.json),
+mode 0600 in a 0700 directory, written atomically. Keys are sorted; timestamps are
+UTC, ISO 8601 with a `Z`, whole seconds:
+
+    {
+      "version": 1,
+      "roles": {"admin": "isp.example.net", "client": "klient.example.net"},
+      "failures": {"isp.example.net": ["2025-03-02T05:13:07Z", "2025-03-02T05:20:41Z"]},
+      "issuances": [
+        {"names": ["isp.example.net"], "at": "2025-03-01T05:13:00Z", "kind": "issue"}
+      ],
+      "last_renewal": "2025-03-02T05:13:40Z"
+    }
+
+- `roles`: the name answered for each role (admin, client, dealer); `issue` asks again
+  with these as defaults, `repair --reissue` issues for them.
+- `failures`: failed validations per hostname, oldest first; entries older than a day
+  are dropped. Let's Encrypt refuses a hostname after 5 failed validations per account,
+  hostname and hour, so ispa-cert stops asking for it until the 5th-most-recent failure
+  is an hour old.
+- `issuances`: every certificate ispa-cert obtained, `kind` one of issue, renew, reissue;
+  the CA allows 5 certificates for the same set of names per 7 days.
+- `last_renewal`: when `renew` last finished successfully (null before the first time).
+
+A missing file is an empty state. Functions here are pure (they take `now` and return
+a new State) apart from load_state and save_state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import OperationFailed, PreconditionMissing
+from .files import atomic_write, private_directory
+
+FORMAT_VERSION = 1
+ROLES = ("admin", "client", "dealer")
+ISSUANCE_KINDS = ("issue", "renew", "reissue")
+FAILURE_LIMIT = 5
+FAILURE_WINDOW = timedelta(hours=1)
+FAILURE_MEMORY = timedelta(days=1)
+ISSUANCE_LIMIT = 5
+ISSUANCE_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Issuance:
+    names: tuple[str, ...]
+    at: datetime
+    kind: str
+
+
+@dataclass(frozen=True)
+class State:
+    """Treat as immutable: the functions below return changed copies."""
+
+    roles: Mapping[str, str] = field(default_factory=dict)
+    failures: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    issuances: tuple[Issuance, ...] = ()
+    last_renewal: datetime | None = None
+
+
+# --- roles and renewals ---------------------------------------------------------
+def with_role(state: State, role: str, name: str) -> State:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return replace(state, roles={**state.roles, role: name})
+
+
+def record_renewal(state: State, now: datetime) -> State:
+    return replace(state, last_renewal=_recorded(now))
+
+
+# --- failure ledger (the CA's 5 failed validations per hostname and hour) -----------
+def record_failure(state: State, name: str, now: datetime) -> State:
+    key = _hostname(name)
+    failures = {**state.failures, key: (*state.failures.get(key, ()), _recorded(now))}
+    return prune_failures(replace(state, failures=failures), now)
+
+
+def failures_in_last_hour(state: State, name: str, now: datetime) -> int:
+    return len(_recent_failures(state, name, now))
+
+
+def blocked_until(state: State, name: str, now: datetime) -> datetime | None:
+    """When the CA will accept validations for name again, or None if it does now."""
+    recent = sorted(_recent_failures(state, name, now), reverse=True)
+    if len(recent) < FAILURE_LIMIT:
+        return None
+    return recent[FAILURE_LIMIT - 1] + FAILURE_WINDOW
+
+
+def prune_failures(state: State, now: datetime) -> State:
+    """Drop failures older than a day, and hostnames left without any."""
+    oldest = _utc(now) - FAILURE_MEMORY
+    kept = {name: tuple(t for t in times if t > oldest) for name, times in state.failures.items()}
+    return replace(state, failures={name: times for name, times in kept.items() if times})
+
+
+def _recent_failures(state: State, name: str, now: datetime) -> list[datetime]:
+    return [t for t in state.failures.get(_hostname(name), ()) if t > _utc(now) - FAILURE_WINDOW]
+
+
+# --- issuance history (the CA's 5 certificates per set of names and week) -----------
+def record_issuance(state: State, names: Iterable[str], kind: str, now: datetime) -> State:
+    if kind not in ISSUANCE_KINDS:
+        raise ValueError(f"unknown issuance kind {kind!r}; expected one of {', '.join(ISSUANCE_KINDS)}")
+    issuance = Issuance(tuple(_hostname(name) for name in names), _recorded(now), kind)
+    return replace(state, issuances=(*state.issuances, issuance))
+
+
+def issuances_in_window(state: State, names: Iterable[str], now: datetime, days: int = ISSUANCE_WINDOW_DAYS) -> int:
+    """Certificates issued for exactly this set of names (any order) in the last `days`."""
+    wanted = frozenset(_hostname(name) for name in names)
+    start = _utc(now) - timedelta(days=days)
+    return sum(1 for i in state.issuances if frozenset(i.names) == wanted and i.at > start)
+
+
+# --- the file -------------------------------------------------------------------
+def load_state(path: Path) -> State:
+    """The state in path; an empty State when the file does not exist yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return State()
+    except OSError as error:
+        raise PreconditionMissing(
+            f"cannot read the state file {path}: {error.strerror or error}",
+            hint="run ispa-cert as root",
+        ) from error
+    try:
+        return _from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise PreconditionMissing(
+            f"the state file {path} is damaged ({error})",
+            hint=f"move it aside (mv {path} {path}.broken) and run again: ispa-cert starts a new one, "
+            "forgetting the names on record, recent failures and the issuance history",
+        ) from error
+
+
+def save_state(path: Path, state: State, now: datetime | None = None) -> None:
+    """Write state atomically (mode 0600), dropping failures older than a day before `now`."""
+    pruned = prune_failures(state, now or datetime.now(timezone.utc))
+    text = json.dumps(_to_json(pruned), indent=2, sort_keys=True) + "\n"
+    try:
+        private_directory(path.parent)
+        atomic_write(path, text, mode=0o600)
+    except OSError as error:
+        raise OperationFailed(
+            f"cannot write the state file {path}: {error.strerror or error}",
+            hint="check free space and permissions of its directory (run as root)",
+        ) from error
+
+
+# --- JSON mapping ---------------------------------------------------------------
+def _to_json(state: State) -> dict[str, Any]:
+    return {
+        "version": FORMAT_VERSION,
+        "roles": dict(state.roles),
+        "failures": {name: [_timestamp(t) for t in sorted(times)] for name, times in state.failures.items()},
+        "issuances": [{"names": list(i.names), "at": _timestamp(i.at), "kind": i.kind} for i in state.issuances],
+        "last_renewal": _timestamp(state.last_renewal) if state.last_renewal else None,
+    }
+
+
+def _from_json(document: dict[str, Any]) -> State:
+    version = document.get("version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"format version {version!r}, this ispa-cert reads version {FORMAT_VERSION}")
+    last_renewal = document.get("last_renewal")
+    return State(
+        roles={str(role): str(name) for role, name in document.get("roles", {}).items()},
+        failures={name: tuple(_parse(t) for t in times) for name, times in document.get("failures", {}).items()},
+        issuances=tuple(_issuance(entry) for entry in document.get("issuances", [])),
+        last_renewal=_parse(last_renewal) if last_renewal else None,
+    )
+
+
+def _issuance(entry: dict[str, Any]) -> Issuance:
+    return Issuance(tuple(str(name) for name in entry["names"]), _parse(entry["at"]), str(entry["kind"]))
+
+
+def _timestamp(moment: datetime) -> str:
+    return _utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return _utc(moment)
+
+
+def _utc(moment: datetime) -> datetime:
+    """The same moment in UTC; a naive datetime is taken as local time."""
+    return moment.astimezone(timezone.utc)
+
+
+def _recorded(moment: datetime) -> datetime:
+    """What the file keeps: UTC, whole seconds."""
+    return _utc(moment).replace(microsecond=0)
+
+
+def _hostname(name: str) -> str:
+    return name.strip().rstrip(".").lower()
