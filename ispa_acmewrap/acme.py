@@ -1,0 +1,163 @@
+"""acme.sh: argv builders, the environment it needs, and what its exit codes and
+output mean. Builders only build; the actions run them through runner.run().
+
+acme.sh is always told its CA (its own default is not Let's Encrypt), its homes
+(created first: acme.sh 3.1.1 fails obscurely when they are missing), the
+challenge directory (ACME_DIR, otherwise /home/.acme) and the Apache main config
+it edits in --apache mode (APACHE_HTTPD_CONF, otherwise the compiled-in path).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import Paths
+
+# acme.sh exit codes with a meaning other than "failed".
+EXIT_SUCCESS = 0
+EXIT_SKIPPED = 2  # --renew / --issue: the certificate is not due yet, nothing done
+
+KEY_SUFFIX = "_ecc"  # acme.sh's default key is ECDSA P-256: domain dirs are NAME_ecc/
+
+_RATE_LIMIT = re.compile(r"rateLimited|too many failed authorizations|too many certificates", re.IGNORECASE)
+_VALIDATION = re.compile(r"Verify error|Invalid status|urn:ietf:params:acme:error:(connection|unauthorized|dns|incorrectResponse)",
+                         re.IGNORECASE)
+_DETAIL = re.compile(r'"detail"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class AcmeFailure:
+    """What an unsuccessful acme.sh run means for the admin."""
+
+    rate_limited: bool
+    validation_failed: bool
+    detail: str
+
+
+def environment(paths: Paths) -> dict[str, str]:
+    return {
+        "ACME_DIR": str(paths.challenge_dir),
+        "APACHE_HTTPD_CONF": str(paths.apache_main_config),
+        "APACHE_CONFDIR": str(paths.apache_confdir),
+        "LE_WORKING_DIR": str(paths.acme_home),
+        "LE_CONFIG_HOME": str(paths.acme_home),
+    }
+
+
+def _homes(paths: Paths) -> list[str]:
+    return ["--home", str(paths.acme_home), "--config-home", str(paths.acme_home),
+            "--cert-home", str(paths.cert_home)]
+
+
+def _logging(paths: Paths) -> list[str]:
+    return ["--log", str(paths.acme_log), "--log-level", "2"]
+
+
+def _ca(server: str, ca_bundle: Path | None) -> list[str]:
+    return ["--server", server, *(["--ca-bundle", str(ca_bundle)] if ca_bundle else [])]
+
+
+def install_command(paths: Paths, vendor_script: Path, email: str | None = None) -> list[str]:
+    """Install acme.sh from vendor/ into the acme home: no network, no cron, no profile edits."""
+    return [str(vendor_script), "--install", *_homes(paths), "--nocron", "--noprofile",
+            *(["--accountemail", email] if email else [])]
+
+
+def version_command(script: Path) -> list[str]:
+    return [str(script), "--version"]
+
+
+def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None = None,
+                  force: bool = False) -> list[str]:
+    return [str(paths.acme_script), "--issue", "--apache", "-d", name, *_homes(paths),
+            *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else [])]
+
+
+def register_account_command(paths: Paths, server: str, ca_bundle: Path | None = None,
+                             email: str | None = None) -> list[str]:
+    return [str(paths.acme_script), "--register-account", *_homes(paths), *_ca(server, ca_bundle),
+            *_logging(paths), *(["--accountemail", email] if email else [])]
+
+
+def reload_command(paths: Paths) -> str:
+    """The shell line acme.sh runs after installing or renewing a certificate."""
+    return f"APACHE_CONFDIR={shlex.quote(str(paths.apache_confdir))} apache2ctl graceful"
+
+
+def install_cert_command(paths: Paths, name: str) -> list[str]:
+    live = paths.live(name)
+    return [str(paths.acme_script), "--install-cert", "-d", name, "--ecc", *_homes(paths),
+            "--cert-file", str(live.cert), "--key-file", str(live.key),
+            "--fullchain-file", str(live.fullchain), "--reloadcmd", reload_command(paths), *_logging(paths)]
+
+
+def renew_command(paths: Paths, name: str, force: bool = False) -> list[str]:
+    return [str(paths.acme_script), "--renew", "-d", name, "--ecc", *_homes(paths), *_logging(paths),
+            *(["--force"] if force else [])]
+
+
+def upgrade_command(paths: Paths) -> list[str]:
+    return [str(paths.acme_script), "--upgrade", *_homes(paths), *_logging(paths)]
+
+
+def parse_version(output: str) -> str | None:
+    """acme.sh --version prints its URL, then `vX.Y.Z`."""
+    for line in output.splitlines():
+        match = re.fullmatch(r"v?(\d+(?:\.\d+)+\S*)", line.strip())
+        if match:
+            return match.group(1)
+    return None
+
+
+def domain_dir(paths: Paths, name: str) -> Path:
+    return paths.cert_home / f"{name}{KEY_SUFFIX}"
+
+
+def issued_names(paths: Paths) -> list[str]:
+    """Names acme.sh holds a certificate for under the certificate home."""
+    if not paths.cert_home.is_dir():
+        return []
+    return sorted(entry.name[: -len(KEY_SUFFIX)] for entry in paths.cert_home.iterdir()
+                  if entry.name.endswith(KEY_SUFFIX) and (entry / f"{entry.name[: -len(KEY_SUFFIX)]}.conf").exists())
+
+
+def read_domain_conf(paths: Paths, name: str) -> dict[str, str]:
+    """acme.sh's per-domain settings (Le_API, Le_Webroot, ...)."""
+    conf = domain_dir(paths, name) / f"{name}.conf"
+    return _read_conf(conf)
+
+
+def read_account_conf(paths: Paths) -> dict[str, str]:
+    return _read_conf(paths.acme_account_conf)
+
+
+def _read_conf(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            values[key] = value.strip().strip("'\"")
+    return values
+
+
+def explain_failure(output: str, log_text: str = "") -> AcmeFailure:
+    """Classify a failed issue/renew from acme.sh's output and (fuller) log."""
+    text = output + "\n" + log_text
+    details = [bytes(d, "utf-8").decode("unicode_escape") for d in _DETAIL.findall(text)]
+    detail = details[-1] if details else _last_error_line(output)
+    return AcmeFailure(
+        rate_limited=bool(_RATE_LIMIT.search(text)),
+        validation_failed=bool(_VALIDATION.search(output)),
+        detail=detail,
+    )
+
+
+def _last_error_line(output: str) -> str:
+    errors = [line for line in output.splitlines() if "error" in line.lower()]
+    line = errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1]
+    return re.sub(r"^\[[^\]]*\]\s*", "", line)

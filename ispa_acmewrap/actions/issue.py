@@ -1,0 +1,376 @@
+"""`ispa-cert issue`: the guided flow of the ISPadmin guide, made safe.
+
+names → DNS check → Apache ready for challenges (include line, challenge Alias,
+temp_isp.conf) → HTTP-01 self-test → acme.sh issues → install into Apache
+(backup, configtest, reload, verify) → cron entry → summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import acme, apache, cron, dns, runner, selftest, state as state_store, transaction, verify
+from ..apache import SslSite, VirtualHost
+from ..certs import CertificateInfo, read_certificate
+from ..errors import BadInput, CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..files import atomic_write, private_directory
+from ..names import ROLE_TITLES, ROLES, normalize_name
+from ..report import Console, table
+from ..settings import Settings
+from ..state import State
+from .common import now, require_apache, require_root, virtual_hosts
+from .install import ensure_installed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssueOptions:
+    roles: tuple[str, ...]
+    domains: dict[str, str | None] = field(default_factory=dict)
+    email: str | None = None
+    skip_dns_check: bool = False
+    ignore_self_test: bool = False
+    force: bool = False
+    install_cron: bool = True
+    cron_command: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedName:
+    role: str
+    name: str
+    outcome: str  # "issued", "kept" (still valid, acme.sh skipped it) or "failed"
+    certificate: CertificateInfo | None = None
+    reason: str = ""
+
+
+@dataclass
+class IssueResult:
+    names: list[IssuedName] = field(default_factory=list)
+    installed: bool = False
+    cron_change: cron.CronChange | None = None
+
+
+# --- 1. names --------------------------------------------------------------------------
+
+def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
+    if not options.roles:
+        raise BadInput("choose at least one interface: --admin (-a), --client (-c) or --dealer (-d)")
+    chosen: dict[str, str] = {}
+    for role in ROLES:
+        if role in options.roles:
+            chosen[role] = _name_for_role(role, options.domains.get(role), record.roles.get(role), console)
+    duplicates = {name for name in chosen.values() if list(chosen.values()).count(name) > 1}
+    if duplicates:
+        raise BadInput(f"{', '.join(sorted(duplicates))} is given for more than one interface; each needs its own name")
+    return chosen
+
+
+def _name_for_role(role: str, given: str | None, remembered: str | None, console: Console) -> str:
+    if given is not None:
+        return normalize_name(given)
+    if not console.interactive or console.assume_yes:
+        if remembered and console.assume_yes:
+            return remembered
+        raise BadInput(f"no domain name for the {ROLE_TITLES[role]}", hint=f"give it with --{role}-domain NAME")
+    while True:
+        answer = console.ask(f"Domain name of the {ROLE_TITLES[role]}", remembered)
+        try:
+            return normalize_name(answer)
+        except BadInput as error:
+            console.say(f"  {error.message}. Please try again.")
+
+
+# --- 2. DNS ----------------------------------------------------------------------------
+
+def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> dict[str, list[str]]:
+    """Show every name's records beside this server's addresses; return the addresses found."""
+    server = dns.local_addresses() | set(settings.server_ips)
+    console.step(f"Checking DNS of {', '.join(names)}")
+    findings = dns.check_names(names, server_addresses=server, nameserver=settings.dns_server,
+                               timeout=settings.dns_timeout)
+    console.say(dns_table(findings, server))
+    addresses = {finding.name: [*finding.aaaa, *finding.a] for finding in findings}
+    if skip:
+        console.say("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA instead.")
+        return addresses
+    bad = [finding for finding in findings if not finding.ok]
+    for finding in bad:
+        console.say(f"  {finding.name}: {finding.message}")
+    if console.assume_yes:
+        if bad:
+            raise PreconditionMissing("the DNS records are not right: " + "; ".join(f"{f.name}: {f.message}" for f in bad),
+                                      hint=DNS_HINT)
+        return addresses
+    if not console.confirm("Are the DNS records correct?", default=False):
+        raise PreconditionMissing("stopped: the DNS records are to be fixed first; nothing was changed", hint=DNS_HINT)
+    return addresses
+
+
+DNS_HINT = ("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
+            "changes can take up to 48 hours to be seen, usually about 4")
+
+
+def dns_table(findings: list, server: set[str]) -> str:
+    rows = [(f.name, " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
+             " ".join(f.caa) or "-", f.verdict.value if hasattr(f.verdict, "value") else f.verdict)
+            for f in findings]
+    header = f"This server's addresses: {' '.join(sorted(server)) or '(none found; give --server-ip)'}\n"
+    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows)
+
+
+# --- 3. Apache ready for challenges ------------------------------------------------------
+
+def own_vhosts(settings: Settings, hosts: list[VirtualHost]) -> list[VirtualHost]:
+    """Port-80 vhosts that are the admin's, not ours (the include or temp_isp.conf)."""
+    ours = {settings.paths.vhost_include.resolve(), settings.paths.temp_site.resolve()}
+    return [host for host in hosts if host.port == settings.http_port and host.file.resolve() not in ours]
+
+
+def prepare_apache(settings: Settings, console: Console, record: State, hosts: list[VirtualHost],
+                   names: list[str]) -> bool:
+    """Make sure Apache answers challenges for every name. Returns True if temp_isp.conf was made."""
+    paths = settings.paths
+    site_text = paths.ispadmin_site.read_text()
+    add_include = not apache.site_includes_generated(site_text, paths)
+    if add_include and not console.confirm(
+            f"{paths.ispadmin_site} does not include {paths.vhost_include} yet (the guide asks for this line). Add it?",
+            default=True):
+        raise PreconditionMissing(f"{paths.ispadmin_site} must include {paths.vhost_include}",
+                                  hint=f"add the line `{apache.include_directive(paths)}` at its end")
+    remove_leftover = paths.temp_site.exists()
+    if remove_leftover:
+        console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
+        if not console.confirm("Remove it now?", default=True):
+            raise PreconditionMissing(f"{paths.temp_site} must be removed first", hint=f"rm {paths.temp_site}")
+    admin_hosts = own_vhosts(settings, hosts)
+    without = [name for name in names if apache.find_vhost(admin_hosts, name, settings.http_port) is None]
+    create_temp = False
+    if without:
+        console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
+        create_temp = console.confirm("Create a temporary configuration (temp_isp.conf) for them?", default=True)
+    include_text = prepared_include(settings, record, hosts)
+    current_include = paths.vhost_include.read_text() if paths.vhost_include.exists() else None
+    if not (add_include or remove_leftover or create_temp or include_text != current_include):
+        return False
+    console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
+    with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges"):
+        if add_include:
+            atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
+        if include_text != current_include:
+            atomic_write(paths.vhost_include, include_text)
+        _remove_temp_site(settings)
+        if create_temp:
+            atomic_write(paths.temp_site, apache.render_temp_site(paths, without, settings.http_port))
+            runner.run(apache.enable_site_command("temp_isp"), env=apache.environment(paths))
+    return create_temp
+
+
+def prepared_include(settings: Settings, record: State, hosts: list[VirtualHost]) -> str:
+    """The include with the challenge Alias; keeps what it serves today."""
+    paths = settings.paths
+    current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
+    if current and not current.startswith(apache.INCLUDE_HEADER):
+        alias = apache.render_challenge_alias(paths)
+        return current if alias in current else f"{current.rstrip()}\n\n{alias}"
+    return apache.render_include(paths, installed_sites(settings, record, hosts, []), settings.https_port)
+
+
+def _remove_temp_site(settings: Settings) -> None:
+    paths = settings.paths
+    if paths.temp_site_enabled.is_symlink() or paths.temp_site_enabled.exists():
+        paths.temp_site_enabled.unlink()
+    paths.temp_site.unlink(missing_ok=True)
+
+
+def installed_sites(settings: Settings, record: State, hosts: list[VirtualHost], extra: list[str]) -> list[SslSite]:
+    """One *:443 site per name on record (or just installed) that has its certificate in place."""
+    paths = settings.paths
+    admin_hosts = own_vhosts(settings, hosts)
+    fallback = apache.default_vhost(admin_hosts, settings.http_port)
+    names = [record.roles[role] for role in ROLES if role in record.roles]
+    names += [name for name in extra if name not in names]
+    sites = []
+    for name in names:
+        live = paths.live(name)
+        if not live.fullchain.exists():
+            continue
+        source = apache.find_vhost(admin_hosts, name, settings.http_port) or fallback
+        body = apache.vhost_body(source) if source else ()
+        sites.append(SslSite(name, body, live.fullchain, live.key))
+    return sites
+
+
+# --- 4. self-test -----------------------------------------------------------------------
+
+def run_self_test(settings: Settings, console: Console, addresses: dict[str, list[str]],
+                  ignore: bool) -> dict[str, str]:
+    """Returns the names that failed, with the reason."""
+    console.step("Self-test: fetching a test token over port 80 the way the CA will")
+    results = selftest.self_test(addresses, challenge_dir=settings.paths.challenge_dir,
+                                 http_port=settings.http_port, https_port=settings.https_port,
+                                 timeout=settings.dns_timeout)
+    rows = [(r.name, r.address or "-", r.verdict.value if hasattr(r.verdict, "value") else r.verdict, r.detail)
+            for r in results]
+    console.say(table(("name", "address", "result", "detail"), rows))
+    failed = {r.name: r.detail for r in results if not r.ok}
+    if failed and ignore:
+        console.warn("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA")
+        return {}
+    return failed
+
+
+# --- 5. issuance -------------------------------------------------------------------------
+
+def guard_rate_limits(settings: Settings, record: State, names: list[str]) -> None:
+    moment = now()
+    for name in names:
+        until = state_store.blocked_until(record, name, moment)
+        if until is not None:
+            raise RateLimited(
+                f"{name} failed validation 5 times in the last hour; Let's Encrypt refuses it until "
+                f"{until:%Y-%m-%d %H:%M} UTC (5 failures per account, hostname and hour)",
+                hint=f"fix the cause (ispa-cert doctor), then try again after {until:%H:%M} UTC")
+
+
+def issue_one(settings: Settings, console: Console, name: str, force: bool) -> tuple[str, str]:
+    """Run acme.sh --issue for one name. Returns (outcome, reason)."""
+    paths = settings.paths
+    log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
+    console.step(f"Requesting a certificate for {name} from {settings.acme_server}")
+    command = acme.issue_command(paths, name, settings.acme_server, settings.ca_bundle, force=force)
+    try:
+        with transaction.main_config_restored(paths, f"acme.sh --issue {name}"):
+            result = runner.run(command, env=acme.environment(paths), ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED),
+                                echo=console.stream)
+    except CommandFailed as failed:
+        failure = acme.explain_failure(failed.output, _log_since(paths.acme_log, log_offset))
+        kind = "rate-limited" if failure.rate_limited else "failed"
+        return kind, failure.detail
+    if result.returncode == acme.EXIT_SKIPPED:
+        return "kept", "the current certificate is not due for renewal (use --force to replace it)"
+    return "issued", ""
+
+
+def _log_since(log_file: Path, offset: int) -> str:
+    if not log_file.exists():
+        return ""
+    with log_file.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")
+
+
+# --- 6. install -----------------------------------------------------------------------
+
+def install_certificates(settings: Settings, console: Console, record: State, hosts: list[VirtualHost],
+                         names: list[str]) -> None:
+    paths = settings.paths
+    for name in names:
+        live = paths.live(name)
+        private_directory(live.directory)
+        console.step(f"Installing the certificate of {name} into {live.directory}")
+        runner.run(acme.install_cert_command(paths, name), env=acme.environment(paths))
+        live.key.chmod(0o600)
+    current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
+    if current and not current.startswith(apache.INCLUDE_HEADER):
+        console.warn(f"{paths.vhost_include} was not written by ispa-cert; it is replaced (a backup is kept)")
+    text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port)
+    console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, verify)")
+    with transaction.apache_change(paths, f"install certificates for {', '.join(names)}",
+                                   verify=lambda: verify.wait_until_served(settings, names)):
+        if not apache.module_enabled(paths, "ssl"):
+            runner.run(apache.enable_module_command("ssl"), env=apache.environment(paths))
+        _remove_temp_site(settings)
+        atomic_write(paths.vhost_include, text)
+
+
+def remove_temp_site(settings: Settings, console: Console) -> None:
+    if not settings.paths.temp_site.exists():
+        return
+    console.step("Removing the temporary configuration temp_isp.conf")
+    with transaction.apache_change(settings.paths, "remove temp_isp.conf"):
+        _remove_temp_site(settings)
+
+
+# --- the whole flow ------------------------------------------------------------------------
+
+def run(settings: Settings, console: Console, options: IssueOptions) -> IssueResult:
+    require_root()
+    require_apache(settings)
+    paths = settings.paths
+    record = state_store.load_state(paths.state_file)
+    chosen = choose_names(options, record, console)
+    names = list(chosen.values())
+    addresses = check_dns(settings, console, names, options.skip_dns_check)
+    ensure_installed(settings, console, options.email)
+    hosts = virtual_hosts(settings)
+    temp_created = prepare_apache(settings, console, record, hosts, names)
+    failed = run_self_test(settings, console, addresses, options.ignore_self_test)
+    for role, name in chosen.items():
+        record = state_store.with_role(record, role, name)
+    state_store.save_state(paths.state_file, record)
+    guard_rate_limits(settings, record, [name for name in names if name not in failed])
+
+    result = IssueResult()
+    for role, name in chosen.items():
+        if name in failed:
+            result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
+            continue
+        outcome, reason = issue_one(settings, console, name, options.force)
+        record = _record_outcome(paths, record, name, outcome)
+        result.names.append(IssuedName(role, name, outcome, reason=reason))
+
+    ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
+    if ready and console.confirm("Install the certificates into the Apache configuration? "
+                                 "A backup of the current configuration is made first.", default=True):
+        install_certificates(settings, console, record, hosts, ready)
+        result.installed = True
+    elif temp_created:
+        remove_temp_site(settings, console)
+    if ready and options.install_cron:
+        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings))
+    result.names = [_with_certificate(settings, entry) for entry in result.names]
+    return result
+
+
+def _record_outcome(paths, record: State, name: str, outcome: str) -> State:
+    moment = now()
+    if outcome == "issued":
+        record = state_store.record_issuance(record, [name], "issue", moment)
+    elif outcome in ("failed", "rate-limited"):
+        record = state_store.record_failure(record, name, moment)
+    state_store.save_state(paths.state_file, record)
+    return record
+
+
+def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:
+    live = settings.paths.live(entry.name)
+    if entry.outcome == "failed" or not live.cert.exists():
+        return entry
+    return IssuedName(entry.role, entry.name, entry.outcome, read_certificate(live.cert), entry.reason)
+
+
+def default_cron_command(settings: Settings) -> str:
+    """`ispa-cert renew --cron` by the absolute path of this installation."""
+    executable = Path(sys.argv[0]).resolve()
+    root = settings.paths.root
+    root_option = f" --root {root}" if str(root) != "/" else ""
+    return f"{executable}{root_option} renew --cron"
+
+
+def raise_for_failures(result: IssueResult) -> None:
+    failed = [entry for entry in result.names if entry.outcome in ("failed", "rate-limited")]
+    if not failed:
+        return
+    message = "; ".join(f"{entry.name}: {entry.reason}" for entry in failed)
+    if any(entry.outcome == "rate-limited" for entry in failed):
+        raise RateLimited(f"the CA refused for now: {message}",
+                          hint="Let's Encrypt allows 5 failed validations per account, hostname and hour: wait, then retry")
+    if all(entry.reason.startswith("self-test") for entry in failed):
+        raise PreconditionMissing(f"not sent to the CA: {message}",
+                                  hint="fix the cause shown (firewall on port 80, Apache, virtual host), then retry")
+    raise OperationFailed(f"no certificate for {message}", hint="see the log for acme.sh's full output")

@@ -1,0 +1,288 @@
+"""Every change to Apache is a transaction: back up, change, configtest, reload,
+verify — or restore the backup, reload, and say what failed.
+
+A marker file exists from the backup until the change is verified (or rolled
+back). If a run dies in between (SIGKILL, power loss), the next run of any command
+finds the marker, restores the backup and reloads Apache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import apache, runner
+from .errors import CommandFailed, IspaError, OperationFailed, RollbackFailed
+from .files import atomic_write, private_directory
+from .paths import Paths
+
+log = logging.getLogger(__name__)
+
+KEEP_BACKUPS = 10
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BackupEntry:
+    path: str
+    kind: str  # "file", "link" or "absent"
+    stored: str | None = None
+    link: str | None = None
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True)
+class Backup:
+    id: str
+    directory: Path
+    created: str
+    reason: str
+    entries: tuple[BackupEntry, ...]
+
+
+def tracked_files(paths: Paths) -> list[Path]:
+    """Every Apache file this tool may change (acme.sh --apache edits the main config)."""
+    return [
+        paths.ispadmin_site, paths.vhost_include, paths.temp_site, paths.temp_site_enabled,
+        paths.apache_main_config,
+        *(paths.mods_enabled / name for name in ("ssl.load", "ssl.conf", "socache_shmcb.load")),
+    ]
+
+
+# --- backups ------------------------------------------------------------------------
+
+def create_backup(paths: Paths, reason: str, files: list[Path] | None = None) -> Backup:
+    private_directory(paths.backups_dir)
+    stamp = datetime.now(timezone.utc)
+    backup_id = stamp.strftime("%Y%m%dT%H%M%S.%fZ")
+    directory = private_directory(paths.backups_dir / backup_id)
+    entries = tuple(_save_entry(path, directory, index) for index, path in enumerate(files or tracked_files(paths)))
+    backup = Backup(backup_id, directory, stamp.isoformat(timespec="seconds"), reason, entries)
+    atomic_write(directory / MANIFEST, json.dumps(_manifest(backup), indent=2) + "\n", mode=0o600)
+    _prune(paths)
+    log.info("backup %s made in %s (%s)", backup_id, directory, reason)
+    return backup
+
+
+def _save_entry(path: Path, directory: Path, index: int) -> BackupEntry:
+    if path.is_symlink():
+        return BackupEntry(str(path), "link", link=os.readlink(path))
+    if not path.exists():
+        return BackupEntry(str(path), "absent")
+    stored = f"{index:02d}-{path.name}"
+    shutil.copy2(path, directory / stored)
+    info = path.stat()
+    return BackupEntry(str(path), "file", stored=stored, mode=info.st_mode & 0o7777, uid=info.st_uid, gid=info.st_gid)
+
+
+def _manifest(backup: Backup) -> dict:
+    return {"id": backup.id, "created": backup.created, "reason": backup.reason,
+            "entries": [entry.__dict__ for entry in backup.entries]}
+
+
+def list_backups(paths: Paths) -> list[Backup]:
+    """Newest first."""
+    if not paths.backups_dir.is_dir():
+        return []
+    found = []
+    for directory in paths.backups_dir.iterdir():
+        manifest = directory / MANIFEST
+        if manifest.is_file():
+            found.append(_load(directory))
+    return sorted(found, key=lambda backup: backup.id, reverse=True)
+
+
+def find_backup(paths: Paths, backup_id: str | None) -> Backup:
+    backups = list_backups(paths)
+    if not backups:
+        raise OperationFailed(f"there are no backups in {paths.backups_dir}")
+    if backup_id is None:
+        return backups[0]
+    for backup in backups:
+        if backup.id == backup_id:
+            return backup
+    raise OperationFailed(f"no backup with the id {backup_id}",
+                          hint="`ispa-cert backups list` shows the ids")
+
+
+def _load(directory: Path) -> Backup:
+    data = json.loads((directory / MANIFEST).read_text())
+    entries = tuple(BackupEntry(**entry) for entry in data["entries"])
+    return Backup(data["id"], directory, data["created"], data["reason"], entries)
+
+
+def _prune(paths: Paths) -> None:
+    for old in list_backups(paths)[KEEP_BACKUPS:]:
+        shutil.rmtree(old.directory, ignore_errors=True)
+
+
+def restore_files(backup: Backup) -> None:
+    """Put every file of the backup back as it was (and remove files that did not exist)."""
+    for entry in backup.entries:
+        path = Path(entry.path)
+        if entry.kind != "file" and (path.is_symlink() or path.exists()) and not path.is_dir():
+            path.unlink()
+        if entry.kind == "link":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(entry.link)
+        elif entry.kind == "file":
+            if path.is_symlink():
+                path.unlink()
+            atomic_write(path, (backup.directory / entry.stored).read_bytes(), mode=entry.mode)
+            os.chown(path, entry.uid, entry.gid)
+
+
+# --- the transaction ------------------------------------------------------------------
+
+def configtest(paths: Paths) -> None:
+    runner.run(apache.ctl_command("configtest"), env=apache.environment(paths))
+
+
+def graceful(paths: Paths) -> None:
+    runner.run(apache.ctl_command("graceful"), env=apache.environment(paths))
+
+
+@contextmanager
+def apache_change(paths: Paths, reason: str,
+                  verify: Callable[[], None] | None = None) -> Iterator[Backup]:
+    """Back up, let the caller change files, then configtest, reload and verify.
+
+    Any exception inside the block or in configtest/reload/verify restores the
+    backup, reloads Apache and raises OperationFailed (or RollbackFailed).
+    """
+    backup = create_backup(paths, reason)
+    _write_marker(paths, reason, backup=backup.id)
+    try:
+        yield backup
+        configtest(paths)
+        graceful(paths)
+        if verify is not None:
+            verify()
+    except BaseException as failure:
+        _roll_back(paths, backup, failure)
+        raise _as_error(failure, backup) from failure
+    finally:
+        paths.pending_marker.unlink(missing_ok=True)
+
+
+def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
+    log.warning("rolling back to backup %s after: %s", backup.id, failure)
+    try:
+        restore_files(backup)
+        configtest(paths)
+        graceful(paths)
+    except (OSError, IspaError) as error:
+        paths.pending_marker.unlink(missing_ok=True)
+        raise RollbackFailed(
+            f"the change failed and restoring the previous Apache configuration failed too: {error}",
+            hint=f"restore the files by hand from {backup.directory} (see {MANIFEST}), then run apache2ctl configtest",
+        ) from failure
+
+
+def _as_error(failure: BaseException, backup: Backup) -> BaseException:
+    restored = f"The previous configuration was restored from backup {backup.id} and Apache reloaded."
+    if isinstance(failure, CommandFailed):
+        apache_said = "\n".join(line for line in failure.output.splitlines() if line.strip())[-1500:]
+        return OperationFailed(f"{failure.message}. Apache said:\n{apache_said}\n{restored}",
+                               hint="fix the Apache configuration error above, then run the command again")
+    if isinstance(failure, IspaError):
+        return type(failure)(f"{failure.message}\n{restored}", failure.hint)
+    return failure
+
+
+def _write_marker(paths: Paths, reason: str, **what: str) -> None:
+    private_directory(paths.state_dir)
+    marker = {"reason": reason, "pid": os.getpid(), "started": time.time(), **what}
+    atomic_write(paths.pending_marker, json.dumps(marker) + "\n", mode=0o600)
+
+
+def pending_change(paths: Paths) -> dict | None:
+    """The marker of an Apache change that did not finish, if its run is gone."""
+    try:
+        marker = json.loads(paths.pending_marker.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"backup": None, "reason": "unreadable marker", "pid": None}
+    if marker.get("pid") and _alive(int(marker["pid"])):
+        return None
+    return marker
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(paths: Paths) -> str | None:
+    """Finish what a killed run left: restore its backup and reload. Returns a message."""
+    marker = pending_change(paths)
+    if marker is None:
+        return None
+    if marker.get("main_config_copy") and Path(marker["main_config_copy"]).exists():
+        _put_back_main_config(paths, Path(marker["main_config_copy"]))
+        paths.pending_marker.unlink(missing_ok=True)
+        return (f"an earlier run was interrupted while acme.sh had changed {paths.apache_main_config.name}; "
+                "it was put back as it was and Apache reloaded")
+    if not marker.get("backup"):
+        paths.pending_marker.unlink(missing_ok=True)
+        return "an interrupted Apache change left an unreadable marker; it was removed"
+    backup = find_backup(paths, marker["backup"])
+    restore_files(backup)
+    configtest(paths)
+    graceful(paths)
+    paths.pending_marker.unlink(missing_ok=True)
+    return (f"an earlier run was interrupted while changing Apache ({marker.get('reason')}); "
+            f"the configuration from backup {backup.id} was restored and Apache reloaded")
+
+
+@contextmanager
+def main_config_restored(paths: Paths, reason: str) -> Iterator[None]:
+    """Around an acme.sh --apache run: put Apache's main config back byte for byte.
+
+    acme.sh appends a challenge Alias to the main config and is meant to remove it
+    afterwards, but 3.1.1 skips that when APACHE_HTTPD_CONF is set, and a crashed run
+    leaves it behind (the next configtest then fails). This restores it either way;
+    the marker lets the next run do it if this one is killed.
+    """
+    main = paths.apache_main_config
+    copy = paths.state_dir / f"{main.name}.before-acme"
+    private_directory(paths.state_dir)
+    shutil.copy2(main, copy)
+    _write_marker(paths, reason, main_config_copy=str(copy))
+    try:
+        yield
+    finally:
+        try:
+            _put_back_main_config(paths, copy)
+        finally:
+            (paths.acme_home / main.name).unlink(missing_ok=True)  # acme.sh's own copy
+            paths.pending_marker.unlink(missing_ok=True)
+
+
+def _put_back_main_config(paths: Paths, copy: Path) -> None:
+    main = paths.apache_main_config
+    original = copy.read_bytes()
+    if main.read_bytes() != original:
+        atomic_write(main, original)
+        configtest(paths)
+        graceful(paths)
+        log.info("restored %s as it was before acme.sh ran", main)
+    copy.unlink(missing_ok=True)
