@@ -9,6 +9,7 @@ actions run the argv through runner.run(), transaction.py writes the files.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +185,8 @@ def render_include(paths: Paths, sites: list[SslSite], https_port: int) -> str:
 
 
 def _render_ssl_vhost(site: SslSite, https_port: int) -> str:
-    copied = [line for line in site.body if not _SKIP_IN_COPY.match(line) and line.strip()]
+    kept = "\n".join(line for line in site.body if not _SKIP_IN_COPY.match(line) and line.strip())
+    copied = textwrap.indent(textwrap.dedent(kept), "    ").splitlines()
     lines = [f"\n<VirtualHost *:{https_port}>",
              f"    ServerName {site.name}",
              *copied,

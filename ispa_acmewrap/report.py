@@ -25,6 +25,7 @@ class Console:
     interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
     assume_yes: bool = False
     quiet: bool = False
+    _in_pem: bool = field(default=False, init=False, repr=False)
 
     def say(self, message: str = "") -> None:
         if not self.quiet:
@@ -38,8 +39,13 @@ class Console:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
     def stream(self, line: str) -> None:
-        """A line of an external program's output (acme.sh), indented."""
-        self.say(f"    {line}")
+        """A line of an external program's output (acme.sh), indented; PEM blocks only go to the log."""
+        if line.startswith("-----BEGIN "):
+            self._in_pem = True
+        elif line.startswith("-----END "):
+            self._in_pem = False
+        elif not self._in_pem:
+            self.say(f"    {line}")
 
     def confirm(self, question: str, default: bool, unattended: bool | None = None) -> bool:
         """Ask a yes/no question. With --yes the answer is `unattended` (default: `default`)."""
@@ -83,3 +89,29 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def to_json(document: object) -> str:
     return json.dumps(document, indent=2, sort_keys=True, default=str)
+
+
+def _date(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def issue_summary(settings, result) -> str:
+    """The end of `issue`: per name its role, outcome, expiry and files."""
+    from .names import display_name
+
+    rows = []
+    for entry in result.names:
+        certificate = entry.certificate
+        live = settings.paths.live(entry.name)
+        rows.append((display_name(entry.name), entry.role, entry.outcome,
+                     _date(certificate.not_after) if certificate else "-",
+                     str(live.fullchain) if certificate else entry.reason))
+    lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
+    if result.cron_change is not None:
+        lines.append(f"Renewal: {settings.paths.crontab} entry {result.cron_change.action}: {result.cron_change.line}")
+    served = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
+    if result.installed and served:
+        lines.append(f"done: {', '.join(served)} now answer over HTTPS.")
+    elif served:
+        lines.append("Certificates obtained but not installed into Apache; run `ispa-cert issue` again to install them.")
+    return "\n".join(lines)

@@ -254,13 +254,14 @@ def recover(paths: Paths) -> str | None:
 
 
 @contextmanager
-def main_config_restored(paths: Paths, reason: str) -> Iterator[None]:
+def acme_apache_run(paths: Paths, reason: str) -> Iterator[None]:
     """Around an acme.sh --apache run: put Apache's main config back byte for byte.
 
     acme.sh appends a challenge Alias to the main config and is meant to remove it
     afterwards, but 3.1.1 skips that when APACHE_HTTPD_CONF is set, and a crashed run
     leaves it behind (the next configtest then fails). This restores it either way;
-    the marker lets the next run do it if this one is killed.
+    the marker lets the next run do it if this one is killed. acme.sh also leaves its
+    challenge tokens behind in --apache mode: they are removed here.
     """
     main = paths.apache_main_config
     copy = paths.state_dir / f"{main.name}.before-acme"
@@ -275,6 +276,14 @@ def main_config_restored(paths: Paths, reason: str) -> Iterator[None]:
         finally:
             (paths.acme_home / main.name).unlink(missing_ok=True)  # acme.sh's own copy
             paths.pending_marker.unlink(missing_ok=True)
+            _clear_challenges(paths)
+
+
+def _clear_challenges(paths: Paths) -> None:
+    if paths.challenge_dir.is_dir():
+        for token in paths.challenge_dir.iterdir():
+            if token.is_file():
+                token.unlink(missing_ok=True)
 
 
 def _put_back_main_config(paths: Paths, copy: Path) -> None:

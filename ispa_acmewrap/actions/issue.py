@@ -244,7 +244,7 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool) -> t
     console.step(f"Requesting a certificate for {name} from {settings.acme_server}")
     command = acme.issue_command(paths, name, settings.acme_server, settings.ca_bundle, force=force)
     try:
-        with transaction.main_config_restored(paths, f"acme.sh --issue {name}"):
+        with transaction.acme_apache_run(paths, f"acme.sh --issue {name}"):
             result = runner.run(command, env=acme.environment(paths), ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED),
                                 echo=console.stream)
     except CommandFailed as failed:
@@ -279,6 +279,10 @@ def install_certificates(settings: Settings, console: Console, record: State, ho
     if current and not current.startswith(apache.INCLUDE_HEADER):
         console.warn(f"{paths.vhost_include} was not written by ispa-cert; it is replaced (a backup is kept)")
     text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port)
+    if (text == current and apache.module_enabled(paths, "ssl") and not paths.temp_site.exists()
+            and all(verify.check(settings, name).matches for name in names)):
+        console.say("Apache already serves these certificates; its configuration is unchanged.")
+        return
     console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, verify)")
     with transaction.apache_change(paths, f"install certificates for {', '.join(names)}",
                                    verify=lambda: verify.wait_until_served(settings, names)):
