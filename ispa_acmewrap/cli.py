@@ -223,6 +223,7 @@ def issue(
         options = action.IssueOptions(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force)
+        action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)
         from .report import issue_summary
@@ -244,6 +245,54 @@ def issue(
 
 
 # --- backups ----------------------------------------------------------------------------------
+
+@backups_app.command("list")
+def backups_list() -> None:
+    """List the backups, newest first: id, when, why, and the files each holds.
+
+    Example:  ispa-cert backups list
+    """
+    settings = _settings()
+
+    def body() -> None:
+        from .report import backups_table
+        from .transaction import list_backups
+
+        print(backups_table(list_backups(settings.paths)))
+
+    _execute(settings, body)
+
+
+@backups_app.command("restore")
+def backups_restore(
+    backup_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="The backup to restore (default: the newest).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Put the Apache files of a backup back, then configtest and reload.
+
+    The current files are backed up first, so a restore can itself be undone.
+    If Apache rejects the restored configuration, the current one is put back.
+
+    Example:  ispa-cert backups restore 20250302-051307
+    """
+    settings = _settings()
+    console = _console(yes)
+
+    def body() -> None:
+        from .actions.common import require_root
+        from .transaction import apache_change, find_backup, restore_files
+
+        require_root()
+        with _locked(settings, "backups restore"):
+            backup = find_backup(settings.paths, backup_id)
+            if not console.confirm(f"Restore the Apache files of backup {backup.id} ({backup.reason})?", default=True):
+                return 1
+            with apache_change(settings.paths, f"restore backup {backup.id}"):
+                restore_files(backup)
+        console.say(f"Backup {backup.id} restored; Apache reloaded.")
+        return 0
+
+    _execute(settings, body)
 
 # (end of backups)
 

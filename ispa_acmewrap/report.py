@@ -115,3 +115,12 @@ def issue_summary(settings, result) -> str:
     elif served:
         lines.append("Certificates obtained but not installed into Apache; run `ispa-cert issue` again to install them.")
     return "\n".join(lines)
+
+
+def backups_table(backups) -> str:
+    if not backups:
+        return "No backups yet."
+    rows = [(backup.id, backup.created, backup.reason,
+             ", ".join(entry.path.rsplit("/", 1)[-1] for entry in backup.entries if entry.kind != "absent"))
+            for backup in backups]
+    return table(("id", "created", "reason", "files"), rows)

@@ -64,7 +64,7 @@ def tracked_files(paths: Paths) -> list[Path]:
 def create_backup(paths: Paths, reason: str, files: list[Path] | None = None) -> Backup:
     private_directory(paths.backups_dir)
     stamp = datetime.now(timezone.utc)
-    backup_id = stamp.strftime("%Y%m%dT%H%M%S.%fZ")
+    backup_id = _free_id(paths.backups_dir, stamp.strftime("%Y%m%d-%H%M%S"))
     directory = private_directory(paths.backups_dir / backup_id)
     entries = tuple(_save_entry(path, directory, index) for index, path in enumerate(files or tracked_files(paths)))
     backup = Backup(backup_id, directory, stamp.isoformat(timespec="seconds"), reason, entries)
@@ -72,6 +72,14 @@ def create_backup(paths: Paths, reason: str, files: list[Path] | None = None) ->
     _prune(paths)
     log.info("backup %s made in %s (%s)", backup_id, directory, reason)
     return backup
+
+
+def _free_id(directory: Path, base: str) -> str:
+    candidate, counter = base, 1
+    while (directory / candidate).exists():
+        counter += 1
+        candidate = f"{base}-{counter}"
+    return candidate
 
 
 def _save_entry(path: Path, directory: Path, index: int) -> BackupEntry:

@@ -57,9 +57,17 @@ class IssueResult:
 
 # --- 1. names --------------------------------------------------------------------------
 
-def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
+def check_options(options: IssueOptions) -> None:
+    """Refuse bad input before anything is touched (even the lock)."""
     if not options.roles:
         raise BadInput("choose at least one interface: --admin (-a), --client (-c) or --dealer (-d)")
+    for given in options.domains.values():
+        if given is not None:
+            normalize_name(given)
+
+
+def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
+    check_options(options)
     chosen: dict[str, str] = {}
     for role in ROLES:
         if role in options.roles:
@@ -213,7 +221,7 @@ def run_self_test(settings: Settings, console: Console, addresses: dict[str, lis
     console.step("Self-test: fetching a test token over port 80 the way the CA will")
     results = selftest.self_test(addresses, challenge_dir=settings.paths.challenge_dir,
                                  http_port=settings.http_port, https_port=settings.https_port,
-                                 timeout=settings.dns_timeout)
+                                 timeout=settings.dns_timeout, nameserver=settings.dns_server)
     rows = [(r.name, r.address or "-", r.verdict.value if hasattr(r.verdict, "value") else r.verdict, r.detail)
             for r in results]
     console.say(table(("name", "address", "result", "detail"), rows))
@@ -304,10 +312,10 @@ def remove_temp_site(settings: Settings, console: Console) -> None:
 
 def run(settings: Settings, console: Console, options: IssueOptions) -> IssueResult:
     require_root()
-    require_apache(settings)
     paths = settings.paths
     record = state_store.load_state(paths.state_file)
     chosen = choose_names(options, record, console)
+    require_apache(settings)
     names = list(chosen.values())
     addresses = check_dns(settings, console, names, options.skip_dns_check)
     ensure_installed(settings, console, options.email)

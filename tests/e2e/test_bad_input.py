@@ -1,0 +1,44 @@
+"""Bad input is answered with exit 2 and a clear message, and nothing is changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import ispa_cert_executable
+
+BAD_NAMES = ["*.example.net", "192.0.2.1", "", "has space.example.net", "nodot", "a;reboot.example.net",
+             "x" * 64 + ".example.net", ("abcdefghij." * 26) + "net", "$(id).example.net"]
+
+
+def snapshot(root):
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_domain_is_refused_and_nothing_changes(sandbox_root, name):
+    before = snapshot(sandbox_root)
+    result = subprocess.run([ispa_cert_executable(), "--root", str(sandbox_root), "issue", "-a",
+                             "--admin-domain", name, "--yes"], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "ISPA_ROOT": ""})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+    after = [entry for entry in snapshot(sandbox_root) if not entry.startswith("var")]  # the log
+    assert after == [entry for entry in before if not entry.startswith("var")]
+
+
+def test_question_without_terminal_exits_2_instead_of_hanging(sandbox_root):
+    result = subprocess.run([ispa_cert_executable(), "--root", str(sandbox_root), "issue", "-a"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    assert result.returncode == 2
+    assert "--admin-domain" in result.stderr
+
+
+def test_no_role_chosen_is_a_usage_error(sandbox_root):
+    result = subprocess.run([ispa_cert_executable(), "--root", str(sandbox_root), "issue", "--yes"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "--admin" in result.stderr

@@ -1,0 +1,127 @@
+"""`ispa-cert issue` against the real stack: Pebble, pebble-challtestsrv, Apache, acme.sh."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import pytest
+from cryptography import x509
+
+from ispa_acmewrap import apache as apache_config
+from ispa_acmewrap.paths import Paths
+
+pytestmark = pytest.mark.e2e
+
+ADMIN = "admin.ispa.test"
+PORTAL = "portal.ispa.test"
+DEALER = "dealer.ispa.test"
+
+
+def issue(ispa_cert, *extra: str):
+    return ispa_cert("issue", "-a", "-c", "--admin-domain", ADMIN, "--client-domain", PORTAL,
+                     "--server-ip", "127.0.0.1", "--yes", *extra)
+
+
+def served_over_https(stack, name: str) -> tuple[x509.Certificate, bytes]:
+    """Fetch a page through the sandbox Apache, verifying against Pebble's issuing root."""
+    context = ssl.create_default_context(cafile=str(stack.pebble_root_file))
+    with socket.create_connection(("127.0.0.1", stack.apache.https_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+            response = b""
+            while chunk := tls.recv(65536):
+                response += chunk
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)), response
+
+
+def on_disk(paths: Paths, name: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(paths.live(name).cert.read_bytes())
+
+
+def test_issue_installs_certificates_that_apache_serves(stack, ispa_cert):
+    result = issue(ispa_cert)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "now answer over HTTPS" in result.stdout
+
+    for name, page in ((ADMIN, b"<h1>admin.ispa.test</h1>"), (PORTAL, b"<h1>portal.ispa.test</h1>")):
+        served, response = served_over_https(stack, name)
+        file = on_disk(stack.paths, name)
+        assert served.serial_number == file.serial_number
+        assert served.subject == file.subject
+        assert served.issuer == file.issuer
+        assert "Pebble" in served.issuer.rfc4514_string()
+        assert file.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName) == [name]
+        assert response.startswith(b"HTTP/1.1 200") and page in response
+
+    live = stack.paths.live(ADMIN)
+    assert live.key.stat().st_mode & 0o777 == 0o600
+    assert live.directory.stat().st_mode & 0o777 == 0o700
+    assert apache_config.site_includes_generated(stack.paths.ispadmin_site.read_text(), stack.paths)
+    assert "ispa-cert renew" in stack.paths.crontab.read_text()
+    # acme.sh's Alias in the main config is gone again, and no challenge token is left behind
+    assert "acme-challenge" not in stack.paths.apache_main_config.read_text()
+    assert list(stack.paths.challenge_dir.iterdir()) == []
+
+
+def test_second_run_is_idempotent(stack, ispa_cert):
+    first = issue(ispa_cert)
+    assert first.returncode == 0, first.stdout + first.stderr
+    include = stack.paths.vhost_include.read_bytes()
+    site = stack.paths.ispadmin_site.read_bytes()
+    crontab = stack.paths.crontab.read_bytes()
+    serial = on_disk(stack.paths, ADMIN).serial_number
+
+    second = issue(ispa_cert)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert stack.paths.vhost_include.read_bytes() == include
+    assert stack.paths.ispadmin_site.read_bytes() == site
+    assert stack.paths.crontab.read_bytes() == crontab
+    assert on_disk(stack.paths, ADMIN).serial_number == serial
+    assert "configuration is unchanged" in second.stdout
+    text = include.decode()
+    assert text.count(f"ServerName {ADMIN}") == 1 and text.count(f"ServerName {PORTAL}") == 1
+    assert "Listen" not in text
+    dump = stack.apache.ctl("-S").stdout
+    assert dump.count(f"namevhost {ADMIN}") == 2  # one on port 80, one on the HTTPS port
+
+
+def test_name_without_vhost_gets_temporary_config_then_loses_it(stack, ispa_cert):
+    result = ispa_cert("issue", "-d", "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "temp_isp.conf" in result.stdout
+    assert not stack.paths.temp_site.exists() and not stack.paths.temp_site_enabled.exists()
+    served, _ = served_over_https(stack, DEALER)
+    assert served.serial_number == on_disk(stack.paths, DEALER).serial_number
+
+
+def test_leftover_temporary_config_is_reported_and_removed(stack, ispa_cert):
+    stack.paths.temp_site.write_text("# left over from an earlier run\n")
+    result = issue(ispa_cert)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "left over from an earlier run: it must be removed" in result.stdout
+    assert not stack.paths.temp_site.exists()
+
+
+def test_missing_include_line_is_added(stack, ispa_cert):
+    site = stack.paths.ispadmin_site
+    site.write_text(site.read_text().replace(apache_config.include_directive(stack.paths), ""))
+    stack.apache.ctl("graceful")
+    result = issue(ispa_cert)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "does not include" in result.stdout
+    assert apache_config.site_includes_generated(site.read_text(), stack.paths)
+    served_over_https(stack, ADMIN)
+
+
+def test_wrong_dns_stops_before_anything_changes(stack, ispa_cert):
+    stack.dns.set_a(PORTAL, ["192.0.2.44"])
+    include = stack.paths.vhost_include.read_bytes()
+    result = issue(ispa_cert)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "192.0.2.44" in result.stderr
+    assert stack.paths.vhost_include.read_bytes() == include
+    assert not stack.paths.acme_home.exists()
+    assert not stack.paths.crontab.exists()
+    assert stack.pebble.validation_attempts(PORTAL) == 0
