@@ -78,7 +78,7 @@ def _free_id(directory: Path, base: str) -> str:
     candidate, counter = base, 1
     while (directory / candidate).exists():
         counter += 1
-        candidate = f"{base}-{counter}"
+        candidate = f"{base}-{counter:02d}"
     return candidate
 
 

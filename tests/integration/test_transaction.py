@@ -1,0 +1,106 @@
+"""Apache changes are transactions: on a failed configtest, or a run killed half-way,
+the previous files come back byte for byte and Apache keeps serving (real Apache)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.request
+
+import pytest
+
+from ispa_acmewrap import transaction
+from ispa_acmewrap.errors import OperationFailed
+from ispa_acmewrap.files import atomic_write
+from tests.conftest import ispa_cert_executable
+
+
+def page(apache, name: str) -> bytes:
+    request = urllib.request.Request(f"http://127.0.0.1:{apache.http_port}/", headers={"Host": name})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read()
+
+
+def files_of(paths) -> dict[str, bytes | None]:
+    return {str(path): path.read_bytes() if path.exists() else None for path in transaction.tracked_files(paths)}
+
+
+def test_failed_configtest_restores_every_file_and_apache_keeps_serving(apache):
+    paths = apache.paths
+    before = files_of(paths)
+    with pytest.raises(OperationFailed) as failure:
+        with transaction.apache_change(paths, "test: a broken directive"):
+            atomic_write(paths.vhost_include, "ThisIsNotADirective on\n")
+            paths.temp_site.write_text("# created inside the failed change\n")
+    assert "ThisIsNotADirective" in failure.value.message  # Apache's own message
+    assert "restored" in failure.value.message
+    assert files_of(paths) == before
+    assert not paths.temp_site.exists()
+    assert not paths.pending_marker.exists()
+    assert page(apache, apache.admin_name) == b"<h1>admin.ispa.test</h1>\n"
+
+
+def test_backup_holds_the_files_with_a_manifest(apache):
+    paths = apache.paths
+    with transaction.apache_change(paths, "test: harmless change"):
+        atomic_write(paths.vhost_include, paths.vhost_include.read_text() + "# changed\n")
+    backup = transaction.list_backups(paths)[0]
+    assert backup.reason == "test: harmless change"
+    assert backup.directory.stat().st_mode & 0o777 == 0o700
+    saved = {entry.path: entry for entry in backup.entries}
+    assert saved[str(paths.vhost_include)].kind == "file"
+    assert saved[str(paths.temp_site)].kind == "absent"
+    assert (backup.directory / saved[str(paths.vhost_include)].stored).read_text().endswith("yet\n")
+
+
+def test_only_the_newest_backups_are_kept(apache):
+    for number in range(transaction.KEEP_BACKUPS + 3):
+        transaction.create_backup(apache.paths, f"test {number}")
+    backups = transaction.list_backups(apache.paths)
+    assert len(backups) == transaction.KEEP_BACKUPS
+    assert backups[0].reason == f"test {transaction.KEEP_BACKUPS + 2}"
+
+
+KILLED_RUN = textwrap.dedent("""
+    import os, signal, sys
+    from ispa_acmewrap.paths import Paths
+    from ispa_acmewrap.transaction import apache_change
+    from ispa_acmewrap.files import atomic_write
+    paths = Paths.from_root(sys.argv[1])
+    with apache_change(paths, "change killed half-way"):
+        atomic_write(paths.vhost_include, "ThisIsNotADirective on\\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_run_killed_between_backup_and_reload_is_recovered_by_the_next_command(apache):
+    paths = apache.paths
+    before = files_of(paths)
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(paths.root)], capture_output=True)
+    assert killed.returncode == -9
+    assert paths.pending_marker.exists()
+    assert paths.vhost_include.read_text() == "ThisIsNotADirective on\n"
+
+    result = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "backups", "list"],
+                            capture_output=True, text=True, env={**os.environ, **apache.tool_env()})
+    assert result.returncode == 0, result.stderr
+    assert "interrupted" in result.stderr and "restored" in result.stderr
+    assert files_of(paths) == before
+    assert not paths.pending_marker.exists()
+    assert apache.ctl("configtest", check=False).returncode == 0
+    assert page(apache, apache.admin_name) == b"<h1>admin.ispa.test</h1>\n"
+
+
+def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
+    paths = apache.paths
+    original = paths.apache_main_config.read_bytes()
+    with transaction.acme_apache_run(paths, "test"):
+        with paths.apache_main_config.open("a") as main:
+            main.write("\nAlias /.well-known/acme-challenge  /home/.acme\n")
+        (paths.challenge_dir).mkdir(parents=True, exist_ok=True)
+        (paths.challenge_dir / "token").write_text("x")
+    assert paths.apache_main_config.read_bytes() == original
+    assert list(paths.challenge_dir.iterdir()) == []
+    assert not paths.pending_marker.exists()

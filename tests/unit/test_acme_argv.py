@@ -1,0 +1,68 @@
+from pathlib import Path
+
+from ispa_acmewrap import acme
+from ispa_acmewrap.paths import Paths
+
+ROOT = Path("/srv/sandbox")
+PATHS = Paths.from_root(ROOT)
+HOMES = ["--home", "/srv/sandbox/data/ispadmin_cert/acme", "--config-home", "/srv/sandbox/data/ispadmin_cert/acme",
+         "--cert-home", "/srv/sandbox/data/ispadmin_cert"]
+
+
+def test_issue_names_the_ca_explicitly_and_uses_apache_mode():
+    argv = acme.issue_command(PATHS, "isp.example.net", "letsencrypt")
+    assert argv[:5] == ["/srv/sandbox/data/ispadmin_cert/acme/acme.sh", "--issue", "--apache", "-d", "isp.example.net"]
+    assert argv[argv.index("--server") + 1] == "letsencrypt"
+    assert "--ca-bundle" not in argv and "--force" not in argv
+    for option, value in zip(HOMES[::2], HOMES[1::2]):
+        assert argv[argv.index(option) + 1] == value
+
+
+def test_issue_with_a_test_ca_and_force():
+    argv = acme.issue_command(PATHS, "a.example.net", "https://127.0.0.1:14000/dir", Path("/tmp/ca.pem"), force=True)
+    assert argv[argv.index("--server") + 1] == "https://127.0.0.1:14000/dir"
+    assert argv[argv.index("--ca-bundle") + 1] == "/tmp/ca.pem"
+    assert argv[-1] == "--force"
+
+
+def test_install_cert_targets_stable_paths_and_reloads_this_apache():
+    argv = acme.install_cert_command(PATHS, "isp.example.net")
+    live = "/srv/sandbox/data/ispadmin_cert/live/isp.example.net"
+    assert argv[argv.index("--cert-file") + 1] == f"{live}/cert.pem"
+    assert argv[argv.index("--key-file") + 1] == f"{live}/key.pem"
+    assert argv[argv.index("--fullchain-file") + 1] == f"{live}/fullchain.pem"
+    assert "--ecc" in argv
+    assert argv[argv.index("--reloadcmd") + 1] == "APACHE_CONFDIR=/srv/sandbox/etc/apache2 apache2ctl graceful"
+
+
+def test_install_from_vendor_touches_no_cron_or_profile():
+    argv = acme.install_command(PATHS, Path("/opt/ispa/vendor/acme.sh/acme.sh"), "admin@example.net")
+    assert argv[:2] == ["/opt/ispa/vendor/acme.sh/acme.sh", "--install"]
+    assert "--nocron" in argv and "--noprofile" in argv
+    assert argv[argv.index("--accountemail") + 1] == "admin@example.net"
+
+
+def test_environment_keeps_acme_sh_inside_the_root():
+    env = acme.environment(PATHS)
+    assert env["ACME_DIR"] == "/srv/sandbox/data/ispadmin_cert/challenge"
+    assert env["APACHE_HTTPD_CONF"] == "/srv/sandbox/etc/apache2/apache2.conf"
+    assert env["APACHE_CONFDIR"] == "/srv/sandbox/etc/apache2"
+
+
+def test_renew_is_per_name_and_ecc():
+    argv = acme.renew_command(PATHS, "isp.example.net", force=True)
+    assert argv[1:5] == ["--renew", "-d", "isp.example.net", "--ecc"] and argv[-1] == "--force"
+
+
+def test_version_parsing():
+    assert acme.parse_version("https://github.com/acmesh-official/acme.sh\nv3.1.1\n") == "3.1.1"
+    assert acme.parse_version("nothing here") is None
+
+
+def test_failure_explanations():
+    limited = acme.explain_failure('[x] Error creating new order :: too many failed authorizations recently')
+    assert limited.rate_limited
+    log = '"detail": "127.0.0.1: Fetching http://a.example.net/.well-known/acme-challenge/x: Connection refused"'
+    failure = acme.explain_failure("[x] a.example.net: Verify error: Get ", log)
+    assert failure.validation_failed and not failure.rate_limited
+    assert failure.detail.endswith("Connection refused")
