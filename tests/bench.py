@@ -1,0 +1,78 @@
+"""`make bench`: what the speed targets are measured by (no test asserts a timing).
+
+- `ispa-cert --help` start-up time (it must stay fast: cron and monitoring call the tool often);
+- the DNS check of 3 names against a dead resolver, as a ratio to the configured
+  timeout (target ≤ 1.2: the names are checked in parallel), and against a local DNS server;
+- `status` for 3 certificates and `doctor --offline` (interactive speed).
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from ispa_acmewrap import dns
+from tests.conftest import ispa_cert_executable
+from tests.stack import ChallTestSrv, make_sandbox
+
+NAMES = ["admin.ispa.test", "portal.ispa.test", "dealer.ispa.test"]
+RUNS = 5
+
+
+def median_seconds(action, runs: int = RUNS) -> float:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def bench_help() -> None:
+    seconds = median_seconds(lambda: subprocess.run([ispa_cert_executable(), "--help"], capture_output=True, check=True))
+    print(f"ispa-cert --help                                   {seconds * 1000:7.0f} ms (median of {RUNS})")
+
+
+def bench_dns_dead_resolver(timeout: float = 1.0) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        server = f"127.0.0.1:{black_hole.getsockname()[1]}"
+        seconds = median_seconds(lambda: dns.check_names(NAMES, server_addresses={"127.0.0.1"}, nameserver=server,
+                                                         timeout=timeout), runs=3)
+    print(f"DNS check, 3 names, dead resolver, timeout {timeout:.1f} s  {seconds:7.2f} s  "
+          f"ratio {seconds / timeout:.2f} (target <= 1.2)")
+
+
+def bench_dns_local_server() -> None:
+    server = ChallTestSrv(make_sandbox("ispa-bench-") / "dns").start()
+    try:
+        seconds = median_seconds(lambda: dns.check_names(NAMES, server_addresses={"127.0.0.1"},
+                                                         nameserver=server.dns_server, timeout=2.0))
+    finally:
+        server.stop()
+    print(f"DNS check, 3 names, local DNS server               {seconds * 1000:7.0f} ms (median of {RUNS})")
+
+
+def bench_status_and_doctor() -> None:
+    try:
+        from tests.bench_status import bench_status_doctor
+    except ImportError:
+        print("status / doctor benchmark: not available")
+        return
+    for label, seconds in bench_status_doctor().items():
+        print(f"{label:<51}{seconds * 1000:7.0f} ms")
+
+
+def main() -> None:
+    print(f"benchmarks on {socket.gethostname()} ({Path('/proc/cpuinfo').read_text().count('processor')} cores)")
+    bench_help()
+    bench_dns_dead_resolver()
+    bench_dns_local_server()
+    bench_status_and_doctor()
+
+
+if __name__ == "__main__":
+    main()
