@@ -25,7 +25,9 @@ KEY_SUFFIX = "_ecc"  # acme.sh's default key is ECDSA P-256: domain dirs are NAM
 _RATE_LIMIT = re.compile(r"rateLimited|too many failed authorizations|too many certificates", re.IGNORECASE)
 _VALIDATION = re.compile(r"Verify error|Invalid status|urn:ietf:params:acme:error:(connection|unauthorized|dns|incorrectResponse)",
                          re.IGNORECASE)
-_DETAIL = re.compile(r'"detail"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_PROBLEM = re.compile(r'"type"\s*:\s*"urn:ietf:params:acme:error:(?P<type>\w+)"\s*,\s*'
+                      r'"detail"\s*:\s*"(?P<detail>(?:[^"\\]|\\.)*)"')
+_CLIENT_SIDE = {"malformed", "badNonce", "orderNotReady"}  # acme.sh's own follow-up requests, not the cause
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,9 @@ def _read_conf(path: Path) -> dict[str, str]:
 def explain_failure(output: str, log_text: str = "") -> AcmeFailure:
     """Classify a failed issue/renew from acme.sh's output and (fuller) log."""
     text = output + "\n" + log_text
-    details = [bytes(d, "utf-8").decode("unicode_escape") for d in _DETAIL.findall(text)]
-    detail = details[-1] if details else _last_error_line(output)
+    problems = [(match["type"], match["detail"].replace('\\"', '"')) for match in _PROBLEM.finditer(text)]
+    causes = [detail for kind, detail in problems if kind not in _CLIENT_SIDE and len(detail) > 8]
+    detail = causes[0] if causes else _last_error_line(output)
     return AcmeFailure(
         rate_limited=bool(_RATE_LIMIT.search(text)),
         validation_failed=bool(_VALIDATION.search(output)),
@@ -161,3 +164,23 @@ def _last_error_line(output: str) -> str:
     errors = [line for line in output.splitlines() if "error" in line.lower()]
     line = errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1]
     return re.sub(r"^\[[^\]]*\]\s*", "", line)
+
+
+def certificate_file(paths: Paths, name: str) -> Path:
+    """The certificate acme.sh keeps for a name (before --install-cert copies it)."""
+    return domain_dir(paths, name) / f"{name}.cer"
+
+
+def account_dirs(paths: Paths, directory_url: str) -> tuple[Path, Path]:
+    """Where acme.sh keeps a CA's account: ca/HOST/PATH, and the older ca/HOST (as acme.sh derives them)."""
+    after_scheme = directory_url.partition(":")[2]  # //host:port/path
+    host = (re.sub(r"/+", "/", after_scheme.split(":")[0]).split("/") + ["", ""])[1]
+    path = "/".join(re.sub(r"/+", "/", after_scheme).split("/")[2:])
+    base = paths.acme_ca_dir / host
+    return base / path, base
+
+
+def account_registered(paths: Paths, directory_url: str) -> bool:
+    """An account key and its registration URL (ca.conf ACCOUNT_URL) for the CA, in either layout."""
+    return any((directory / "account.key").exists() and _read_conf(directory / "ca.conf").get("ACCOUNT_URL")
+               for directory in account_dirs(paths, directory_url))

@@ -62,7 +62,8 @@ def test_version_parsing():
 def test_failure_explanations():
     limited = acme.explain_failure('[x] Error creating new order :: too many failed authorizations recently')
     assert limited.rate_limited
-    log = '"detail": "127.0.0.1: Fetching http://a.example.net/.well-known/acme-challenge/x: Connection refused"'
+    log = ('"error":{"type":"urn:ietf:params:acme:error:connection","detail":"Get \\"http://a.example.net/\\": '
+           'connection refused","status":400}  "type": "urn:ietf:params:acme:error:malformed", "detail": "Cannot update"')
     failure = acme.explain_failure("[x] a.example.net: Verify error: Get ", log)
     assert failure.validation_failed and not failure.rate_limited
-    assert failure.detail.endswith("Connection refused")
+    assert failure.detail == 'Get "http://a.example.net/": connection refused'
