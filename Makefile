@@ -3,6 +3,7 @@
 #   make test   install what is missing, then run the whole test suite
 #   make bench  install what is missing, then run the benchmarks
 
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -32,7 +33,8 @@ install-python: $(BIN)/ispa-cert
 $(BIN)/ispa-cert: pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+	  | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
 install-acme:
