@@ -232,3 +232,12 @@ def module_enabled(paths: Paths, module: str) -> bool:
 
 def site_enabled(paths: Paths, site: str) -> bool:
     return (paths.sites_enabled / f"{site}.conf").exists()
+
+
+def parse_pid_file(output: str) -> Path | None:
+    """The `PidFile: "..."` line of `apache2ctl -S`."""
+    for line in output.splitlines():
+        match = re.match(r'^PidFile:\s+"?([^"]+?)"?\s*$', line)
+        if match:
+            return Path(match.group(1))
+    return None

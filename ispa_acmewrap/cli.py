@@ -236,10 +236,313 @@ def issue(
 
 # --- renew, cron, upgrade, repair ------------------------------------------------------------
 
+def _waiting_lock(settings, command: str):
+    """The run lock; waits at most ISPA_LOCK_WAIT seconds (default 30), then exit 5."""
+    from .lock import exclusive
+    from .settings import lock_wait_from_env
+
+    return exclusive(settings.paths.lock_file, command, wait=lock_wait_from_env())
+
+
+@app.command(epilog=EXIT_CODES)
+def renew(
+    force: Annotated[bool, typer.Option("--force", help="Renew every certificate now, due or not.")] = False,
+    cron: Annotated[bool, typer.Option("--cron", help="For /etc/crontab: no questions, all output to the log; "
+                                       "silent when nothing is due, one summary line otherwise, errors on stderr "
+                                       "(so cron mails only news and trouble).")] = False,
+) -> None:
+    """Renew the certificates that are due: 2/3 of their own lifetime has passed.
+
+    That is day 60 of a 90-day certificate and day 30 of a 45-day one. Each due
+    certificate is renewed with acme.sh, which reloads Apache; then ispa-cert checks
+    that Apache serves the new certificate. A name that failed validation 5 times in
+    the last hour is not sent to the CA (exit 4 says when to try again). Shows the
+    next renewal date of every certificate. A run that finds another one holding the
+    lock waits up to ISPA_LOCK_WAIT seconds (default 30), then exits 5.
+
+    \b
+    Examples:
+      ispa-cert renew              renew what is due
+      ispa-cert renew --force      renew every certificate now
+      ispa-cert renew --cron       what the /etc/crontab entry runs
+    """
+    settings = _settings()
+    console = _console(yes=True, quiet=cron)
+
+    def body() -> None:
+        from .actions import renew as action
+        from .report import renew_cron_line, renew_summary
+
+        with _waiting_lock(settings, "renew"):
+            result = action.run(settings, console, action.RenewOptions(force=force))
+        if not cron:
+            console.say(renew_summary(settings, result))
+        elif result.attempted:
+            print(renew_cron_line(result), flush=True)
+        action.raise_for_failures(result)
+
+    _execute(settings, body, quiet=cron)
+
+
+def _change_crontab(verb: str, argument: object) -> None:
+    """actions.cron.install or .remove under the lock; says what changed."""
+    settings = _settings()
+
+    def body() -> None:
+        from .actions import cron as action
+        from .report import cron_change_text
+
+        with _waiting_lock(settings, f"cron {verb}"):
+            change = getattr(action, verb)(settings, argument)
+        print(cron_change_text(settings, change))
+
+    _execute(settings, body)
+
+
+@cron_app.command("install")
+def cron_install(
+    schedule: Annotated[Optional[str], typer.Option(metavar="'M H DOM MON DOW'", help=(
+        "When to run, in crontab syntax. Default: daily at 05:MM with a random minute chosen once "
+        "and kept (the CA asks clients to spread their load); an existing entry keeps its schedule."))] = None,
+) -> None:
+    """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
+
+    The guide's `acme.sh --renewAll ... #letsencrypt renew` line is replaced, not
+    duplicated; every other byte of /etc/crontab stays as it was. Running it twice
+    leaves one entry. Daily runs cost nothing: renew is silent when nothing is due.
+
+    \b
+    Examples:
+      ispa-cert cron install
+      ispa-cert cron install --schedule "00 05 * * 7"    the guide's Sunday 05:00
+    """
+    _change_crontab("install", schedule)
+
+
+@cron_app.command("remove")
+def cron_remove(
+    legacy: Annotated[bool, typer.Option("--legacy", help="Also remove the guide's acme.sh --renewAll line.")] = False,
+) -> None:
+    """Remove the entry (every other line of /etc/crontab stays as it was).
+
+    \b
+    Examples:
+      ispa-cert cron remove
+      ispa-cert cron remove --legacy    also the guide's `#letsencrypt renew` line
+    """
+    _change_crontab("remove", legacy)
+
+
+@cron_app.command("show")
+def cron_show() -> None:
+    """Show the entry (and a leftover legacy line) and whether it is current.
+
+    \b
+    Example:
+      ispa-cert cron show
+    """
+    settings = _settings()
+
+    def body() -> None:
+        from .actions import cron as action
+        from .report import cron_view_text
+
+        print(cron_view_text(settings, action.show(settings)))
+
+    _execute(settings, body)
+
+
+@app.command(epilog=EXIT_CODES)
+def upgrade(
+    online: Annotated[bool, typer.Option("--online", help="Run acme.sh's own --upgrade instead: downloads its "
+                                         "development branch from GitHub (needs internet).")] = False,
+) -> None:
+    """Install the vendored acme.sh when it is newer than the installed one.
+
+    The ACME account and the certificates are kept. An installed acme.sh whose
+    version cannot be read is left alone (`ispa-cert install` replaces it). Says
+    which version was and is installed. The guide's advice when renewal keeps failing.
+
+    \b
+    Examples:
+      ispa-cert upgrade
+      ispa-cert upgrade --online
+    """
+    settings = _settings()
+    console = _console()
+
+    def body() -> None:
+        from .actions import upgrade as action
+        from .report import upgrade_summary
+
+        with _waiting_lock(settings, "upgrade"):
+            result = action.run_online(settings, console) if online else action.run(settings, console)
+        console.say(upgrade_summary(result))
+
+    _execute(settings, body)
+
+
+@app.command(epilog=EXIT_CODES)
+def repair(
+    reissue: Annotated[bool, typer.Option("--reissue", help="Then issue the certificates again for the names on record "
+                                          "(refused when the CA's 5 certificates per name and week are used up).")] = False,
+    new_account: Annotated[bool, typer.Option("--new-account", help="Do not put the ACME account back; acme.sh "
+                                              "registers a new one at the next issuance.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (unattended).")] = False,
+    server_ip: Annotated[Optional[list[str]], typer.Option(metavar="ADDR", help="With --reissue: a public address of "
+                         "this server for the DNS check (repeatable; needed behind NAT).")] = None,
+) -> None:
+    """Reinstall acme.sh from scratch, as the guide's last resort, without losing anything.
+
+    Archives /root/.acme.sh, /root/acme.sh and /data/ispadmin_cert/acme into a
+    tarball (mode 0600) in /data/ispadmin_cert/backups, removes them, installs
+    acme.sh from vendor/ and puts the ACME account back (unless --new-account).
+    The installed certificates and Apache keep working throughout.
+
+    \b
+    Examples:
+      ispa-cert repair
+      ispa-cert repair --reissue --yes
+    """
+    settings = _settings(server_ips=tuple(server_ip or ()))
+    console = _console(yes)
+
+    def body() -> int:
+        from .actions import issue as issue_action, repair as action
+        from .report import repair_summary
+
+        options = action.RepairOptions(reissue=reissue, new_account=new_account)
+        with _waiting_lock(settings, "repair"):
+            result = action.run(settings, console, options)
+        console.say(repair_summary(settings, result))
+        if result.issued is not None:
+            issue_action.raise_for_failures(result.issued)
+        return 1 if result.cancelled else 0
+
+    _execute(settings, body)
+
 # (end of renew, cron, upgrade, repair)
 
 
 # --- doctor, status ---------------------------------------------------------------------------
+
+from typer.core import TyperCommand  # noqa: E402 - kept within this section
+
+DOCTOR_EPILOG = """Exit status (monitoring-plugin convention, not the table of the other commands):
+0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when doctor itself cannot run or an option is wrong).
+"""
+DOCTOR_UNKNOWN = 3
+
+
+class PluginCommand(TyperCommand):
+    """A command whose usage errors exit 3 (UNKNOWN), as monitoring plugins do, instead of 2 (CRITICAL)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as error:
+            if getattr(error, "exit_code", None) == 2:
+                error.exit_code = DOCTOR_UNKNOWN
+            raise
+
+
+@app.command()
+def status(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the table.")] = False,
+) -> None:
+    """Show the certificates: issuer, key, validity, next renewal, and whether Apache serves each.
+
+    One row per name on record (and any other certificate acme.sh holds). Times are UTC;
+    "renewal from" is when 2/3 of the certificate's lifetime has passed. Whether Apache
+    serves exactly this certificate is checked over the network on the HTTPS port.
+    Changes nothing. Exit status 0 whenever it could look, also when there is no
+    certificate yet (monitoring: use `ispa-cert doctor`); 3 when the state cannot be read.
+
+    \b
+    Examples:
+      ispa-cert status
+      ispa-cert status --json | jq -r '.certificates[] | "\\(.name) \\(.days_left)"'
+    """
+    settings = _settings()
+
+    def body() -> None:
+        from .actions import status as action
+        from .report import status_document, status_table, to_json
+
+        result = action.run(settings)
+        print(to_json(status_document(result)) if json_output else status_table(result))
+
+    _execute(settings, body, recover=False)
+
+
+@app.command(cls=PluginCommand, epilog=DOCTOR_EPILOG)
+def doctor(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the text.")] = False,
+    name: Annotated[Optional[list[str]], typer.Option("--name", metavar="NAME",
+                    help="Check only this name (repeatable); default: every name on record.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the network checks (DNS, port-80 self-test, "
+                       "the certificate Apache serves): local files and processes only, interactive speed.")] = False,
+    server_ip: Annotated[Optional[list[str]], typer.Option(metavar="ADDR", help="A public address of this server "
+                         "(repeatable); needed behind NAT, where the public address is not on an interface.")] = None,
+    dns_server: Annotated[Optional[str], typer.Option(metavar="HOST[:PORT]", envvar="ISPA_DNS_SERVER",
+                          help="Resolver to ask for the DNS check (default: the system's).")] = None,
+    dns_timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS",
+                           help="Time limit of the DNS and self-test checks (default 4).")] = None,
+) -> None:
+    """Check everything renewals depend on; a monitoring plugin (Nagios, Icinga, Zabbix).
+
+    The ISPadmin guide's troubleshooting list, checked instead of asked: Apache running
+    and listening on the HTTP and HTTPS ports; each name's DNS; the port-80 self-test;
+    the cron entry; acme.sh installed, its version, the CA (Let's Encrypt) and the
+    account; each certificate's expiry and renewal; Apache serving the certificate on
+    disk; a temp_isp.conf left behind; an interrupted change; recent failed validations
+    and the CA's rate limit; the last successful renewal. Each check is OK, WARN, CRIT
+    or UNKNOWN, with the fix when it is not OK. Takes no lock and changes nothing.
+
+    The first line is the plugin line: `ISPA-CERT OK|WARNING|CRITICAL|UNKNOWN - summary
+    | perfdata`, with days left per name as perfdata ('NAME'=DAYSd;WARN:;CRIT:).
+
+    \b
+    Examples:
+      ispa-cert doctor
+      ispa-cert doctor --offline                  # quick, no network
+      ispa-cert doctor --name isp.example.net --json
+      ispa-cert doctor --server-ip 203.0.113.7    # behind NAT
+    """
+    try:
+        settings = _settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout)
+    except IspaError as error:
+        from .report import doctor_failure_line
+
+        print(doctor_failure_line(error.message))
+        raise typer.Exit(DOCTOR_UNKNOWN) from None
+
+    def body() -> int:
+        from .actions.doctor import DoctorOptions
+
+        return _doctor_outcome(settings, DoctorOptions(names=tuple(name or ()), offline=offline), json_output)
+
+    _execute(settings, body, recover=False)
+
+
+def _doctor_outcome(settings, options, json_output: bool) -> int:
+    """Print doctor's result; whatever breaks becomes UNKNOWN (exit 3) on the plugin line."""
+    from . import report
+    from .actions import doctor as action
+
+    try:
+        result = action.run(settings, options)
+        output = report.to_json(report.doctor_document(result)) if json_output else report.doctor_text(result)
+        code = result.severity.exit_code
+    except Exception as error:  # noqa: BLE001 - doctor's contract: any failure is UNKNOWN, said on the first line
+        log.exception("doctor could not run")
+        message = error.message if isinstance(error, IspaError) else \
+            f"unexpected error ({type(error).__name__}: {error}); the details are in {settings.paths.log_file}"
+        document = report.doctor_failure_document(message)
+        output = report.to_json(document) if json_output else report.doctor_failure_line(message)
+        code = DOCTOR_UNKNOWN
+    print(output)
+    return code
 
 # (end of doctor, status)
 

@@ -124,3 +124,250 @@ def backups_table(backups) -> str:
              ", ".join(entry.path.rsplit("/", 1)[-1] for entry in backup.entries if entry.kind != "absent"))
             for backup in backups]
     return table(("id", "created", "reason", "files"), rows)
+
+
+# --- renew, cron, upgrade, repair ----------------------------------------------------------
+
+def renew_summary(settings, result) -> str:
+    """Per certificate: what happened, expiry, and when it is next due."""
+    from .names import display_name
+
+    if not result.names:
+        return f"No certificates under {settings.paths.cert_home} yet: `ispa-cert issue` gets them."
+    rows = [(display_name(entry.name), entry.outcome,
+             _date(entry.certificate.not_after) if entry.certificate else "-",
+             _date(entry.certificate.renewal_due_at()) if entry.certificate else "-",
+             "" if entry.outcome in ("renewed", "not due") else entry.reason)
+            for entry in result.names]
+    lines = [table(("name", "result", "expires", "next renewal", "detail"), rows)]
+    renewed = [entry.name for entry in result.with_outcome("renewed")]
+    if renewed and not result.not_served:
+        lines.append(f"done: Apache serves the new certificate of {', '.join(renewed)}.")
+    elif not result.attempted:
+        lines.append("Nothing is due.")
+    return "\n".join(lines)
+
+
+RENEW_OUTCOME_LABELS = (("renewed", "renewed"), ("failed", "failed"), ("rate-limited", "refused by the CA"),
+                        ("blocked", "held back by the rate-limit guard"))
+
+
+def renew_cron_line(result) -> str:
+    """The one line `renew --cron` prints when it did (or could not do) something."""
+    parts = [f"{label}: {', '.join(entry.name for entry in result.with_outcome(outcome))}"
+             for outcome, label in RENEW_OUTCOME_LABELS if result.with_outcome(outcome)]
+    if result.not_served:
+        parts.append("Apache does not serve the new certificate")
+    return "ispa-cert renew: " + "; ".join(parts)
+
+
+def upgrade_summary(result) -> str:
+    texts = {
+        "installed": f"acme.sh {result.after} installed from vendor/ (none was installed).",
+        "upgraded": f"acme.sh upgraded from {result.before} to {result.after}; the account and certificates are kept.",
+        "current": f"acme.sh {result.before} is installed, the same as the vendored version: nothing to do.",
+        "kept-newer": f"acme.sh {result.before} is installed, newer than the vendored {result.vendored}: kept.",
+        "kept-unknown": (f"The installed acme.sh reports no usable version (unknown), so it is neither older nor "
+                         f"newer than the vendored {result.vendored}: left alone. `ispa-cert install` replaces it."),
+        "online": f"acme.sh --upgrade done: it was {result.before} and is now {result.after}.",
+    }
+    return texts[result.action]
+
+
+def repair_summary(settings, result) -> str:
+    if result.cancelled:
+        return "Nothing was changed."
+    accounts = {"kept": "the ACME account was put back (same key and registration)",
+                "new": "a new ACME account is registered at the next issuance",
+                "none": "there was no ACME account to keep; acme.sh registers one at the next issuance"}
+    lines = [f"acme.sh {result.version} installed afresh; {accounts[result.account]}."]
+    if result.archive is not None:
+        lines.append(f"The old directories ({', '.join(str(path) for path in result.removed)}) are archived "
+                     f"in {result.archive}.")
+    if result.issued is not None:
+        lines.append(issue_summary(settings, result.issued))
+    return "\n".join(lines)
+
+
+def cron_change_text(settings, change) -> str:
+    crontab = settings.paths.crontab
+    texts = {
+        "added": f"{crontab}: entry added: {change.line}",
+        "replaced-legacy": f"{crontab}: the guide's acme.sh line was replaced by: {change.line}",
+        "updated": f"{crontab}: entry updated: {change.line}",
+        "unchanged": f"{crontab}: the entry is already there: {change.line}",
+        "removed": f"{crontab}: removed: {change.previous}",
+        "absent": f"{crontab}: there is no entry to remove",
+    }
+    return texts[change.action]
+
+
+def cron_view_text(settings, view) -> str:
+    lines = [f"{settings.paths.crontab} line {entry.line_number}: {entry.text}"
+             + ("  (the guide's acme.sh line)" if entry.legacy else "") for entry in view.entries]
+    lines.append(f"status: {view.status.state}: {view.status.detail}")
+    if view.status.state in ("missing", "legacy-only", "differs", "legacy-also"):
+        lines.append("`ispa-cert cron install` puts the current entry in place.")
+    return "\n".join(lines)
+
+
+# --- status and doctor ------------------------------------------------------------------------
+
+JSON_VERSION = 1
+PLUGIN_NAME = "ISPA-CERT"
+SUMMARY_PROBLEMS = 3
+
+
+def _utc_stamp(moment) -> str | None:
+    """ISO 8601 UTC with a Z, whole seconds (as in state.json); None stays None."""
+    if moment is None:
+        return None
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _served_text(row) -> str:
+    if not row.installed:
+        return "not installed"
+    if row.serving is None:
+        return "not checked"
+    if row.serving.matches:
+        return "yes"
+    return "no answer" if row.serving.served is None else "NO: another certificate"
+
+
+def status_table(result) -> str:
+    """`ispa-cert status`: one row per certificate, then a note per name that needs one."""
+    if not result.rows:
+        return "No certificates yet: `ispa-cert issue -a -c` gets them."
+    rows = []
+    for row in result.rows:
+        info = row.certificate
+        rows.append((row.name, row.role or "-", info.issuer if info else "-", info.key_type if info else "-",
+                     _date(info.not_before) if info else "-", _date(info.not_after) if info else "-",
+                     info.days_left(result.checked_at) if info else "-",
+                     _date(info.renewal_due_at()) if info else "-", _served_text(row)))
+    headers = ("name", "role", "issuer", "key", "not before", "not after", "days left", "renewal from",
+               f"served on {result.https_port}")
+    return "\n".join([table(headers, rows), *_status_notes(result.rows)])
+
+
+def _status_notes(rows) -> list[str]:
+    notes = []
+    for row in rows:
+        if row.error:
+            notes.append(f"{row.name}: {row.error}" + (f" ({row.hint})" if row.hint else ""))
+        elif row.certificate is None:
+            notes.append(f"{row.name}: no certificate file; `ispa-cert issue` gets one")
+        elif not row.installed:
+            notes.append(f"{row.name}: issued ({row.file}) but not installed into Apache; `ispa-cert issue` installs it")
+    return notes
+
+
+def status_document(result) -> dict:
+    return {"version": JSON_VERSION, "checked_at": _utc_stamp(result.checked_at), "https_port": result.https_port,
+            "certificates": [_status_entry(row, result.checked_at) for row in result.rows]}
+
+
+def _status_entry(row, moment) -> dict:
+    info, serving = row.certificate, row.serving
+    served = serving.served if serving else None
+    return {
+        "name": row.name, "role": row.role, "file": str(row.file) if row.file else None, "installed": row.installed,
+        "issuer": info.issuer if info else None, "key_type": info.key_type if info else None,
+        "serial": info.serial_hex if info else None,
+        "fingerprint_sha256": info.fingerprint_sha256 if info else None,
+        "not_before": _utc_stamp(info.not_before) if info else None,
+        "not_after": _utc_stamp(info.not_after) if info else None,
+        "days_left": info.days_left(moment) if info else None,
+        "renewal_due_at": _utc_stamp(info.renewal_due_at()) if info else None,
+        "renewal_due": info.is_due(moment) if info else None,
+        "expired": info.is_expired(moment) if info else None,
+        "served": serving.matches if serving else None,
+        "served_fingerprint_sha256": served.fingerprint_sha256 if served else None,
+        "error": row.error,
+    }
+
+
+def perfdata(expiries) -> str:
+    """Days left per name, warning when renewal is due, critical under a week: 'NAME'=Nd;W:;C:"""
+    from .health import CRITICAL_DAYS
+
+    return " ".join(f"'{e.name.replace(chr(39), chr(39) * 2)}'={e.days_left}d;{e.warn_days}:;{CRITICAL_DAYS}:"
+                    for e in expiries)
+
+
+def _label(finding) -> str:
+    return f"{finding.check} {finding.subject}" if finding.subject else finding.check
+
+
+def doctor_summary(report) -> str:
+    """The human part of the first line: counts and the worst problems, or what is fine."""
+    from .health import Severity
+
+    if report.severity is Severity.OK:
+        text = f"{len(report.findings)} checks OK"
+        if report.expiries:
+            soonest = min(report.expiries, key=lambda e: e.renewal_due_at)
+            text += (f"; {len(report.expiries)} certificates, next renewal {soonest.renewal_due_at:%Y-%m-%d} "
+                     f"({soonest.name})")
+    else:
+        order = (Severity.CRIT, Severity.WARN, Severity.UNKNOWN)
+        words = ("critical", "warning", "unknown")
+        counts = [f"{report.count(severity)} {word}" for severity, word in zip(order, words) if report.count(severity)]
+        ranked = sorted((f for f in report.findings if f.severity is not Severity.OK),
+                        key=lambda f: order.index(f.severity))
+        problems = "; ".join(f"{_label(f)}: {f.message}" for f in ranked[:SUMMARY_PROBLEMS])
+        more = f" (+{len(ranked) - SUMMARY_PROBLEMS} more)" if len(ranked) > SUMMARY_PROBLEMS else ""
+        text = f"{', '.join(counts)}: {problems}{more}"
+    if report.offline:
+        text += "; offline"
+    return " ".join(text.replace("|", "/").split())
+
+
+def plugin_line(report) -> str:
+    """ISPA-CERT OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata"""
+    line = f"{PLUGIN_NAME} {report.severity.word} - {doctor_summary(report)}"
+    data = perfdata(report.expiries)
+    return f"{line} | {data}" if data else line
+
+
+def doctor_text(report) -> str:
+    """The plugin line, then one line per check with the fix for what is not OK."""
+    from .health import Severity
+
+    lines = [plugin_line(report)]
+    for finding in report.findings:
+        fix = f" -- fix: {finding.fix}" if finding.fix and finding.severity is not Severity.OK else ""
+        lines.append(f"{finding.severity.value:<7} {_label(finding)}: {finding.message}{fix}")
+    if report.skipped:
+        lines.append(f"(offline: not checked: {', '.join(report.skipped)})")
+    return "\n".join(lines)
+
+
+def doctor_document(report) -> dict:
+    return {
+        "version": JSON_VERSION, "status": report.severity.word, "exit_code": report.severity.exit_code,
+        "summary": doctor_summary(report), "perfdata": perfdata(report.expiries),
+        "checked_at": _utc_stamp(report.checked_at), "offline": report.offline, "skipped": list(report.skipped),
+        "checks": [{"check": f.check, "subject": f.subject, "state": f.severity.value, "message": f.message,
+                    "fix": f.fix} for f in report.findings],
+        "certificates": [{"name": e.name, "days_left": e.days_left, "warn_days": e.warn_days,
+                          "not_after": _utc_stamp(e.not_after), "renewal_due_at": _utc_stamp(e.renewal_due_at)}
+                         for e in report.expiries],
+        "rate_limits": [{"name": r.name, "failures_last_hour": r.failures_last_hour,
+                         "blocked_until": _utc_stamp(r.blocked_until)} for r in report.rate_limits],
+        "last_renewal": _utc_stamp(report.last_renewal),
+    }
+
+
+def doctor_failure_line(message: str) -> str:
+    """The first line when doctor itself could not run: UNKNOWN, exit 3."""
+    return f"{PLUGIN_NAME} UNKNOWN - doctor could not run: {' '.join(message.replace('|', '/').split())}"
+
+
+def doctor_failure_document(message: str) -> dict:
+    return {"version": JSON_VERSION, "status": "UNKNOWN", "exit_code": 3, "summary": f"doctor could not run: {message}",
+            "perfdata": "", "checked_at": None, "offline": None, "skipped": [], "checks": [], "certificates": [],
+            "rate_limits": [], "last_renewal": None}

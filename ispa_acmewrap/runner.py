@@ -100,7 +100,7 @@ def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str,
             if deadline is not None and time.monotonic() > deadline:
                 _stop_group(process)
                 raise OperationFailed(f"{command[0]} did not finish within {timeout:.0f} s and was stopped")
-            time.sleep(0.05)
+            time.sleep(0.005)
             if interrupted:
                 break
         process.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .. import apache, runner
 from ..apache import VirtualHost
@@ -35,3 +36,12 @@ def virtual_hosts(settings: Settings) -> list[VirtualHost]:
     """What Apache itself says it serves (apache2ctl -S)."""
     result = runner.run(apache.ctl_command("-S"), env=apache.environment(settings.paths))
     return apache.parse_virtual_hosts(result.output)
+
+
+def log_since(log_file: Path, offset: int) -> str:
+    """What a program appended to its log file after `offset` (acme.sh's full error is only there)."""
+    if not log_file.exists():
+        return ""
+    with log_file.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")

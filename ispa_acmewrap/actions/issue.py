@@ -21,7 +21,7 @@ from ..names import ROLE_TITLES, ROLES, normalize_name
 from ..report import Console, table
 from ..settings import Settings
 from ..state import State
-from .common import now, require_apache, require_root, virtual_hosts
+from .common import log_since as _log_since, now, require_apache, require_root, virtual_hosts
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -262,14 +262,6 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool) -> t
     if result.returncode == acme.EXIT_SKIPPED:
         return "kept", "the current certificate is not due for renewal (use --force to replace it)"
     return "issued", ""
-
-
-def _log_since(log_file: Path, offset: int) -> str:
-    if not log_file.exists():
-        return ""
-    with log_file.open("rb") as handle:
-        handle.seek(offset)
-        return handle.read().decode(errors="replace")
 
 
 # --- 6. install -----------------------------------------------------------------------

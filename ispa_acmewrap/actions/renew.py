@@ -1,0 +1,211 @@
+"""`ispa-cert renew`: renew the certificates that are due, each by its own lifetime.
+
+A certificate is due once 2/3 of its lifetime has passed (certs.CertificateInfo.is_due):
+the installed copy decides (live/NAME/cert.pem, else acme.sh's NAME_ecc/NAME.cer).
+Due names are renewed with acme.sh `--renew --force` one by one, so acme.sh's own
+fixed day count never decides. A hostname with 5 failed validations in the last hour
+is not sent to the CA. After renewing, acme.sh's reloadcmd has reloaded Apache; the
+tool then checks that Apache serves the new certificates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from .. import acme, runner, state as state_store, transaction, verify
+from ..certs import CertificateInfo, read_certificate
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..report import Console
+from ..settings import Settings
+from ..state import State
+from .common import log_since, now, require_root
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_HINT = ("Let's Encrypt allows 5 failed validations per account, hostname and hour: "
+                   "fix the cause (ispa-cert doctor), wait, then run `ispa-cert renew` again")
+
+
+@dataclass(frozen=True)
+class RenewOptions:
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one certificate is to be renewed now, and why."""
+
+    name: str
+    certificate: CertificateInfo | None
+    due: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class RenewedName:
+    name: str
+    outcome: str  # "renewed", "not due", "failed", "rate-limited" (by the CA) or "blocked" (by us)
+    certificate: CertificateInfo | None  # the installed one after this run
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RenewResult:
+    names: tuple[RenewedName, ...] = ()
+    not_served: str = ""  # why Apache does not serve a renewed certificate, if it does not
+
+    def with_outcome(self, outcome: str) -> list[RenewedName]:
+        return [entry for entry in self.names if entry.outcome == outcome]
+
+    @property
+    def attempted(self) -> bool:
+        """True when something was renewed, failed or held back: cron then has news."""
+        return any(entry.outcome != "not due" for entry in self.names)
+
+
+# --- the policy (pure) -----------------------------------------------------------------
+
+def decide(name: str, certificate: CertificateInfo | None, moment: datetime, force: bool) -> Decision:
+    """Due when 2/3 of the certificate's lifetime has passed, or when forced, or unreadable."""
+    if certificate is None:
+        return Decision(name, None, True, "no readable certificate")
+    due_at = certificate.renewal_due_at()
+    if force:
+        return Decision(name, certificate, True, "forced (--force)")
+    if certificate.is_due(moment):
+        return Decision(name, certificate, True, f"due since {due_at:%Y-%m-%d %H:%M} UTC")
+    return Decision(name, certificate, False, f"next renewal {due_at:%Y-%m-%d %H:%M} UTC")
+
+
+def blocked_message(name: str, until: datetime) -> str:
+    return (f"{name} failed validation 5 times in the last hour; it is not sent to the CA before "
+            f"{until:%Y-%m-%d %H:%M} UTC")
+
+
+# --- reading what is installed -----------------------------------------------------------
+
+def installed_certificate(settings: Settings, name: str) -> CertificateInfo | None:
+    """The certificate Apache uses (live/), else acme.sh's copy; None when neither is readable."""
+    for path in (settings.paths.live(name).cert, acme.domain_dir(settings.paths, name) / f"{name}.cer"):
+        if not path.exists():
+            continue
+        try:
+            return read_certificate(path)
+        except OperationFailed as error:
+            log.warning("%s", error.message)
+    return None
+
+
+def decisions(settings: Settings, moment: datetime, force: bool) -> list[Decision]:
+    return [decide(name, installed_certificate(settings, name), moment, force)
+            for name in acme.issued_names(settings.paths)]
+
+
+# --- renewing ------------------------------------------------------------------------------
+
+def renew_one(settings: Settings, console: Console, name: str) -> tuple[str, str]:
+    """acme.sh --renew --force for one name. Returns (outcome, reason)."""
+    paths = settings.paths
+    log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
+    console.step(f"Renewing the certificate of {name}")
+    try:
+        with transaction.acme_apache_run(paths, f"acme.sh --renew {name}"):
+            runner.run(acme.renew_command(paths, name, force=True), env=acme.environment(paths),
+                       echo=console.stream)
+    except CommandFailed as failed:
+        failure = acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset))
+        return ("rate-limited" if failure.rate_limited else "failed"), failure.detail
+    return "renewed", ""
+
+
+def _record(settings: Settings, record: State, name: str, outcome: str) -> State:
+    moment = now()
+    if outcome == "renewed":
+        record = state_store.record_issuance(record, [name], "renew", moment)
+    elif outcome in ("failed", "rate-limited"):
+        record = state_store.record_failure(record, name, moment)
+    state_store.save_state(settings.paths.state_file, record)
+    return record
+
+
+def _attempt(settings: Settings, console: Console, record: State, decision: Decision) -> tuple[State, RenewedName]:
+    name = decision.name
+    if not decision.due:
+        return record, _not_due(decision)
+    until = state_store.blocked_until(record, name, now())
+    if until is not None:
+        return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until))
+    outcome, reason = renew_one(settings, console, name)
+    record = _record(settings, record, name, outcome)
+    return record, RenewedName(name, outcome, installed_certificate(settings, name), reason)
+
+
+def _not_due(decision: Decision) -> RenewedName:
+    return RenewedName(decision.name, "not due", decision.certificate, decision.reason)
+
+
+def check_served(settings: Settings, names: list[str]) -> str:
+    """Wait until Apache serves the renewed certificates; the problem, or "" when it does."""
+    installed = [name for name in names if settings.paths.live(name).cert.exists()]
+    if not installed:
+        return ""
+    try:
+        verify.wait_until_served(settings, installed)
+    except OperationFailed as error:
+        return error.message
+    return ""
+
+
+def run(settings: Settings, console: Console, options: RenewOptions) -> RenewResult:
+    require_root()
+    plan = decisions(settings, now(), options.force)
+    if not any(decision.due for decision in plan):
+        return _finish(settings, RenewResult(tuple(_not_due(decision) for decision in plan)))
+    if not settings.paths.acme_script.exists():
+        raise PreconditionMissing(f"acme.sh is not installed in {settings.paths.acme_home}",
+                                  hint="`ispa-cert install` installs it again (keeps the account); "
+                                       "`ispa-cert repair` if that does not help")
+    record = state_store.load_state(settings.paths.state_file)
+    outcomes = []
+    for decision in plan:
+        record, entry = _attempt(settings, console, record, decision)
+        outcomes.append(entry)
+    renewed = [entry.name for entry in outcomes if entry.outcome == "renewed"]
+    if renewed:
+        console.step(f"Checking that Apache serves the new certificate of {', '.join(renewed)}")
+    return _finish(settings, RenewResult(tuple(outcomes), check_served(settings, renewed)))
+
+
+def _finish(settings: Settings, result: RenewResult) -> RenewResult:
+    """Remember a run that ended without trouble (doctor shows it)."""
+    if not any(entry.outcome in ("failed", "rate-limited", "blocked") for entry in result.names) \
+            and not result.not_served:
+        path = settings.paths.state_file
+        state_store.save_state(path, state_store.record_renewal(state_store.load_state(path), now()))
+    return result
+
+
+def raise_for_failures(result: RenewResult) -> None:
+    """The exit status cron mail acts on: 4 when waiting is the cure, else 1."""
+    held = result.with_outcome("blocked") + result.with_outcome("rate-limited")
+    failed = result.with_outcome("failed")
+    if held:
+        raise RateLimited("; ".join(_problem(entry) for entry in held + failed), hint=RATE_LIMIT_HINT)
+    if failed:
+        raise OperationFailed("renewal failed for " + "; ".join(_problem(entry) for entry in failed),
+                              hint="the installed certificates are unchanged; `ispa-cert doctor` checks the usual "
+                                   "causes, acme.sh's full output is in the log")
+    if result.not_served:
+        raise OperationFailed(result.not_served,
+                              hint="acme.sh's reload did not take effect: run `apache2ctl configtest` and "
+                                   "`apache2ctl graceful`, then `ispa-cert status`")
+
+
+def _problem(entry: RenewedName) -> str:
+    if entry.outcome == "blocked":
+        return entry.reason
+    if entry.outcome == "rate-limited":
+        return f"{entry.name}: the CA refuses it for now ({entry.reason})"
+    return f"{entry.name}: {entry.reason}"

@@ -1,0 +1,73 @@
+"""`ispa-cert status`: the certificates as their files say, and whether Apache serves them.
+
+One row per name on record (state.json roles) or held by acme.sh. The certificate read is
+the copy Apache uses (live/NAME/cert.pem), or acme.sh's own when it was never installed.
+Whether Apache serves it is asked over the network (TLS with SNI on the HTTPS port), not
+assumed. Reading changes nothing and takes no lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from .. import acme, verify
+from ..certs import CertificateInfo, read_certificate
+from ..errors import OperationFailed
+from ..names import ROLES
+from ..settings import Settings
+from ..state import State, load_state
+from .common import now
+
+
+@dataclass(frozen=True)
+class CertificateRow:
+    """What is known of one name's certificate; `serving` is None when Apache was not asked."""
+
+    name: str
+    role: str | None
+    file: Path | None  # the certificate read; None when there is none
+    installed: bool  # Apache's copy (live/NAME/cert.pem) exists
+    certificate: CertificateInfo | None
+    error: str | None = None  # why the file could not be read
+    hint: str | None = None
+    serving: verify.Serving | None = None
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    rows: tuple[CertificateRow, ...]
+    checked_at: datetime
+    https_port: int
+
+
+def known_names(settings: Settings, record: State) -> list[tuple[str, str | None]]:
+    """(name, role) of the names on record, in role order, then the others acme.sh holds."""
+    on_record = [(record.roles[role], role) for role in ROLES if role in record.roles]
+    recorded = {name for name, _ in on_record}
+    return on_record + [(name, None) for name in acme.issued_names(settings.paths) if name not in recorded]
+
+
+def read_row(settings: Settings, name: str, role: str | None) -> CertificateRow:
+    live = settings.paths.live(name).cert
+    installed = live.exists()
+    file = live if installed else acme.certificate_file(settings.paths, name)
+    if not file.exists():
+        return CertificateRow(name, role, None, False, None)
+    try:
+        return CertificateRow(name, role, file, installed, read_certificate(file))
+    except OperationFailed as error:
+        return CertificateRow(name, role, file, installed, None, error.message, error.hint)
+
+
+def certificate_rows(settings: Settings, names: list[tuple[str, str | None]]) -> list[CertificateRow]:
+    return [read_row(settings, name, role) for name, role in names]
+
+
+def run(settings: Settings) -> StatusResult:
+    """Every certificate, with whether Apache serves it (asked over the network)."""
+    record = load_state(settings.paths.state_file)
+    rows = certificate_rows(settings, known_names(settings, record))
+    asked = [replace(row, serving=verify.check(settings, row.name)) for row in rows]
+    return StatusResult(tuple(asked), now(), settings.https_port)
