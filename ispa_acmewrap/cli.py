@@ -81,7 +81,13 @@ def _settings(**overrides):
 
     from .settings import load_settings
 
-    settings = load_settings(GLOBAL.root, GLOBAL.verbose)
+    from .errors import IspaError
+
+    try:
+        settings = load_settings(GLOBAL.root, GLOBAL.verbose)
+    except IspaError as error:  # a bad ISPA_* setting: no log yet, just the message
+        print(f"error: {error.message}", file=sys.stderr)
+        raise typer.Exit(error.exit_code) from None
     given = {key: value for key, value in overrides.items() if value not in (None, (), [])}
     return replace(settings, **given)
 
@@ -149,9 +155,11 @@ def _recover_interrupted(settings) -> None:
 
 
 def _locked(settings, command: str):
+    """The run lock; waits at most ISPA_LOCK_WAIT seconds (default 30), then exit 5."""
     from .lock import exclusive
+    from .settings import lock_wait_from_env
 
-    return exclusive(settings.paths.lock_file, command)
+    return exclusive(settings.paths.lock_file, command, wait=lock_wait_from_env())
 
 
 # --- install ------------------------------------------------------------------------------
@@ -236,14 +244,6 @@ def issue(
 
 # --- renew, cron, upgrade, repair ------------------------------------------------------------
 
-def _waiting_lock(settings, command: str):
-    """The run lock; waits at most ISPA_LOCK_WAIT seconds (default 30), then exit 5."""
-    from .lock import exclusive
-    from .settings import lock_wait_from_env
-
-    return exclusive(settings.paths.lock_file, command, wait=lock_wait_from_env())
-
-
 @app.command(epilog=EXIT_CODES)
 def renew(
     force: Annotated[bool, typer.Option("--force", help="Renew every certificate now, due or not.")] = False,
@@ -273,7 +273,7 @@ def renew(
         from .actions import renew as action
         from .report import renew_cron_line, renew_summary
 
-        with _waiting_lock(settings, "renew"):
+        with _locked(settings, "renew"):
             result = action.run(settings, console, action.RenewOptions(force=force))
         if not cron:
             console.say(renew_summary(settings, result))
@@ -292,7 +292,7 @@ def _change_crontab(verb: str, argument: object) -> None:
         from .actions import cron as action
         from .report import cron_change_text
 
-        with _waiting_lock(settings, f"cron {verb}"):
+        with _locked(settings, f"cron {verb}"):
             change = getattr(action, verb)(settings, argument)
         print(cron_change_text(settings, change))
 
@@ -375,7 +375,7 @@ def upgrade(
         from .actions import upgrade as action
         from .report import upgrade_summary
 
-        with _waiting_lock(settings, "upgrade"):
+        with _locked(settings, "upgrade"):
             result = action.run_online(settings, console) if online else action.run(settings, console)
         console.say(upgrade_summary(result))
 
@@ -412,7 +412,7 @@ def repair(
         from .report import repair_summary
 
         options = action.RepairOptions(reissue=reissue, new_account=new_account)
-        with _waiting_lock(settings, "repair"):
+        with _locked(settings, "repair"):
             result = action.run(settings, console, options)
         console.say(repair_summary(settings, result))
         if result.issued is not None:

@@ -75,11 +75,12 @@ def create_backup(paths: Paths, reason: str, files: list[Path] | None = None) ->
 
 
 def _free_id(directory: Path, base: str) -> str:
-    candidate, counter = base, 1
-    while (directory / candidate).exists():
-        counter += 1
-        candidate = f"{base}-{counter:02d}"
-    return candidate
+    """A new id that sorts after every existing one, even after pruning removed older ones."""
+    taken = [entry.name for entry in directory.iterdir() if entry.name.split("-")[:2] == base.split("-")]
+    if not taken:
+        return base
+    counters = [int(name.rsplit("-", 1)[1]) if name.count("-") == 2 else 1 for name in taken]
+    return f"{base}-{max(counters) + 1:02d}"
 
 
 def _save_entry(path: Path, directory: Path, index: int) -> BackupEntry:

@@ -37,6 +37,7 @@ class IssueOptions:
     force: bool = False
     install_cron: bool = True
     cron_command: str | None = None
+    issuance_kind: str = "issue"  # "reissue" when repair issues again
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
             result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
             continue
         outcome, reason = issue_one(settings, console, name, options.force)
-        record = _record_outcome(paths, record, name, outcome)
+        record = _record_outcome(paths, record, name, outcome, options.issuance_kind)
         result.names.append(IssuedName(role, name, outcome, reason=reason))
 
     ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
@@ -341,10 +342,10 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     return result
 
 
-def _record_outcome(paths, record: State, name: str, outcome: str) -> State:
+def _record_outcome(paths, record: State, name: str, outcome: str, kind: str) -> State:
     moment = now()
     if outcome == "issued":
-        record = state_store.record_issuance(record, [name], "issue", moment)
+        record = state_store.record_issuance(record, [name], kind, moment)
     elif outcome in ("failed", "rate-limited"):
         record = state_store.record_failure(record, name, moment)
     state_store.save_state(paths.state_file, record)

@@ -230,4 +230,5 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
 
 def _reissue_options(record: State) -> issue.IssueOptions:
     roles = tuple(role for role in ROLES if role in record.roles)
-    return issue.IssueOptions(roles=roles, domains={role: record.roles[role] for role in roles}, force=True)
+    return issue.IssueOptions(roles=roles, domains={role: record.roles[role] for role in roles}, force=True,
+                              issuance_kind="reissue")
