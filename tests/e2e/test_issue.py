@@ -125,3 +125,40 @@ def test_wrong_dns_stops_before_anything_changes(stack, ispa_cert):
     assert not stack.paths.acme_home.exists()
     assert not stack.paths.crontab.exists()
     assert stack.pebble.validation_attempts(PORTAL) == 0
+
+
+def test_failed_apache_change_leaves_the_old_certificates_served(stack, ispa_cert):
+    from ispa_acmewrap import transaction
+    from ispa_acmewrap.errors import OperationFailed
+    from ispa_acmewrap.files import atomic_write
+
+    assert issue(ispa_cert).returncode == 0
+    include = stack.paths.vhost_include.read_bytes()
+    before, _ = served_over_https(stack, ADMIN)
+    with pytest.raises(OperationFailed):
+        with transaction.apache_change(stack.paths, "test: broken include"):
+            atomic_write(stack.paths.vhost_include, include + b"\nSSLCertificateFile /nonexistent.pem\n")
+    assert stack.paths.vhost_include.read_bytes() == include
+    after, response = served_over_https(stack, ADMIN)
+    assert after.serial_number == before.serial_number and response.startswith(b"HTTP/1.1 200")
+
+
+def test_backups_restore_brings_back_the_previous_include(stack, ispa_cert):
+    first = ispa_cert("issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes")
+    assert first.returncode == 0, first.stdout + first.stderr
+    admin_only = stack.paths.vhost_include.read_bytes()
+    second = ispa_cert("issue", "-c", "--client-domain", PORTAL, "--server-ip", "127.0.0.1", "--yes")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert stack.paths.vhost_include.read_bytes() != admin_only
+    served_over_https(stack, PORTAL)
+
+    listing = ispa_cert("backups", "list")
+    assert f"install certificates for {PORTAL}" in listing.stdout
+    newest = listing.stdout.splitlines()[2].split()[0]  # the backup made before the portal was added
+    restored = ispa_cert("backups", "restore", newest, "--yes")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert stack.paths.vhost_include.read_bytes() == admin_only
+    served, _ = served_over_https(stack, ADMIN)
+    assert served.serial_number == on_disk(stack.paths, ADMIN).serial_number
+    with pytest.raises(ssl.SSLCertVerificationError):  # the portal has no HTTPS vhost any more
+        served_over_https(stack, PORTAL)
