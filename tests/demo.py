@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
 
@@ -36,14 +34,8 @@ def run_tool(stack: Stack, *args: str) -> int:
 
 
 def https_proof(stack: Stack, name: str) -> bool:
-    context = ssl.create_default_context(cafile=str(stack.pebble_root_file))
-    with socket.create_connection(("127.0.0.1", stack.apache.https_port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            tls.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-            response = b""
-            while chunk := tls.recv(65536):
-                response += chunk
-            served = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    der, response = stack.https_get(name)
+    served = x509.load_der_x509_certificate(der)
     on_disk = x509.load_pem_x509_certificate(stack.paths.live(name).cert.read_bytes())
     status_line = response.split(b"\r\n", 1)[0].decode()
     same = served.fingerprint(served.signature_hash_algorithm) == on_disk.fingerprint(on_disk.signature_hash_algorithm)

@@ -455,6 +455,18 @@ class Stack:
         for piece in (self.pebble, self.apache, self.dns):
             piece.stop()
 
+    def https_get(self, name: str) -> tuple[bytes, bytes]:
+        """GET / for a name through the sandbox Apache over HTTPS, verified against Pebble's
+        issuing root. Returns the served certificate (DER) and the raw response."""
+        context = ssl.create_default_context(cafile=str(self.pebble_root_file))
+        with socket.create_connection((LOOPBACK, self.apache.https_port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+                response = b""
+                while chunk := tls.recv(65536):
+                    response += chunk
+                return tls.getpeercert(binary_form=True), response
+
     def tool_env(self) -> dict[str, str]:
         """Environment that aims ispa-cert at this stack."""
         return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 import pytest
@@ -25,14 +24,8 @@ def issue(ispa_cert, *extra: str):
 
 def served_over_https(stack, name: str) -> tuple[x509.Certificate, bytes]:
     """Fetch a page through the sandbox Apache, verifying against Pebble's issuing root."""
-    context = ssl.create_default_context(cafile=str(stack.pebble_root_file))
-    with socket.create_connection(("127.0.0.1", stack.apache.https_port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            tls.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-            response = b""
-            while chunk := tls.recv(65536):
-                response += chunk
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)), response
+    der, response = stack.https_get(name)
+    return x509.load_der_x509_certificate(der), response
 
 
 def on_disk(paths: Paths, name: str) -> x509.Certificate:
