@@ -207,6 +207,9 @@ def issue(
                               "(experts: a wrong record then fails at the CA and counts against its limits).")] = False,
     ignore_self_test: Annotated[bool, typer.Option(help="Send names to the CA even when the port-80 self-test failed.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Issue a new certificate even when the current one is not due.")] = False,
+    redirect: Annotated[Optional[bool], typer.Option("--redirect/--no-redirect",
+                        help="Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 challenges excepted), "
+                             "or stop doing so. Default: keep the current setting.")] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
                       help="ACME CA (acme.sh --server). Default: letsencrypt. A test CA's directory URL for tests.")] = None,
     ca_bundle: Annotated[Optional[Path], typer.Option(metavar="FILE", envvar="ISPA_CA_BUNDLE",
@@ -230,7 +233,8 @@ def issue(
 
         options = action.IssueOptions(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
-            email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force)
+            email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
+            redirect=redirect)
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)

@@ -38,6 +38,7 @@ class IssueOptions:
     install_cron: bool = True
     cron_command: str | None = None
     issuance_kind: str = "issue"  # "reissue" when repair issues again
+    redirect: bool | None = None  # None: keep what the generated include does now
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ def prepared_include(settings: Settings, record: State, hosts: list[VirtualHost]
     if current and not current.startswith(apache.INCLUDE_HEADER):
         alias = apache.render_challenge_alias(paths)
         return current if alias in current else f"{current.rstrip()}\n\n{alias}"
-    return apache.render_include(paths, installed_sites(settings, record, hosts, []), settings.https_port)
+    return apache.render_include(paths, installed_sites(settings, record, hosts, []), settings.https_port,
+                                 redirect=apache.redirects_to_https(current))
 
 
 def _remove_temp_site(settings: Settings) -> None:
@@ -268,7 +270,7 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool) -> t
 # --- 6. install -----------------------------------------------------------------------
 
 def install_certificates(settings: Settings, console: Console, record: State, hosts: list[VirtualHost],
-                         names: list[str]) -> None:
+                         names: list[str], redirect: bool | None = None) -> None:
     paths = settings.paths
     for name in names:
         live = paths.live(name)
@@ -279,7 +281,9 @@ def install_certificates(settings: Settings, console: Console, record: State, ho
     current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
     if current and not current.startswith(apache.INCLUDE_HEADER):
         console.warn(f"{paths.vhost_include} was not written by ispa-cert; it is replaced (a backup is kept)")
-    text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port)
+    keep_redirect = apache.redirects_to_https(current)
+    text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port,
+                                 redirect=keep_redirect if redirect is None else redirect)
     if (text == current and apache.module_enabled(paths, "ssl") and not paths.temp_site.exists()
             and all(verify.check(settings, name).matches for name in names)):
         console.say("Apache already serves these certificates; its configuration is unchanged.")
@@ -332,7 +336,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
     if ready and console.confirm("Install the certificates into the Apache configuration? "
                                  "A backup of the current configuration is made first.", default=True):
-        install_certificates(settings, console, record, hosts, ready)
+        install_certificates(settings, console, record, hosts, ready, options.redirect)
         result.installed = True
     elif temp_created:
         remove_temp_site(settings, console)

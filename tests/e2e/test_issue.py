@@ -155,3 +155,27 @@ def test_backups_restore_brings_back_the_previous_include(stack, ispa_cert):
     assert served.serial_number == on_disk(stack.paths, ADMIN).serial_number
     with pytest.raises(ssl.SSLCertVerificationError):  # the portal has no HTTPS vhost any more
         served_over_https(stack, PORTAL)
+
+
+def test_redirect_sends_port_80_to_https_but_keeps_challenges(stack, ispa_cert):
+    import http.client
+
+    def get(name: str, path: str) -> tuple[int, str | None]:
+        connection = http.client.HTTPConnection("127.0.0.1", stack.apache.http_port, timeout=10)
+        connection.request("GET", path, headers={"Host": name})
+        response = connection.getresponse()
+        return response.status, response.getheader("Location")
+
+    assert issue(ispa_cert, "--redirect").returncode == 0
+    assert get(ADMIN, "/page?x=1") == (301, f"https://{ADMIN}:{stack.apache.https_port}/page?x=1")
+    token = stack.paths.challenge_dir / "probe-token"
+    token.write_text("probe")
+    assert get(ADMIN, "/.well-known/acme-challenge/probe-token") == (200, None)
+    token.unlink()
+    # the setting sticks on a plain re-run (the self-test still passes through the exemption) ...
+    again = issue(ispa_cert, "--force")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert get(PORTAL, "/")[0] == 301
+    # ... and --no-redirect removes it
+    assert issue(ispa_cert, "--no-redirect").returncode == 0
+    assert get(ADMIN, "/") == (200, None)

@@ -70,3 +70,16 @@ def test_temp_site_serves_only_challenges():
     text = apache.render_temp_site(paths, ["d.example.net"], 80)
     assert "<VirtualHost *:80>" in text and "ServerName d.example.net" in text
     assert "DocumentRoot /data/ispadmin_cert/challenge" in text
+
+
+def test_redirect_rules_except_challenges_and_only_when_asked():
+    paths = Paths.from_root("/")
+    site = SslSite("a.example.net", (), Path("/c/fullchain.pem"), Path("/c/key.pem"))
+    plain = apache.render_include(paths, [site], 443)
+    assert not apache.redirects_to_https(plain) and '<If "' not in plain
+    text = apache.render_include(paths, [site], 443, redirect=True)
+    assert apache.redirects_to_https(text)
+    assert "%{HTTPS} != 'on'" in text and r"m#^a\.example\.net(:[0-9]+)?$#" in text
+    assert r"%{REQUEST_URI} !~ m#^/\.well\-known/acme\-challenge/#" in text
+    assert 'Redirect permanent "https://a.example.net%{REQUEST_URI}"' in text
+    assert ':8443%{REQUEST_URI}' in apache.render_include(paths, [site], 8443, redirect=True)
