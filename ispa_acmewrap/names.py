@@ -71,6 +71,8 @@ def _check_shape(name: str, raw: str) -> None:
     if len(labels) < 2:
         raise BadInput(f"'{raw}' has no dot; give the full name, e.g. isp.example.net")
     for label in labels:
+        if not label:
+            raise BadInput(f"'{raw}' has an empty part (two dots in a row, or a leading dot)")
         if len(label) > MAX_LABEL_LENGTH:
             raise BadInput(f"'{raw}': the part '{label[:20]}…' is longer than {MAX_LABEL_LENGTH} characters")
         if not _LABEL.match(label):

@@ -29,6 +29,8 @@ def test_accepted_names(raw, expected):
     ("x" * 64 + ".example.net", "longer than 63"),
     (("a" * 60 + ".") * 4 + "example.net", "at most 253"),
     ("-a.example.net", "not a valid part"),
+    ("isp..example.net", "empty part"),
+    (".example.net", "empty part"),
     ("a_b.example.net", "not a valid part"),
     ("example.123", "ends in a number"),
 ])
