@@ -8,13 +8,13 @@ traceback, and exits with the error's code. Actions are imported lazily so that
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
 from .errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, IspaError
@@ -76,20 +76,24 @@ def main_options(
     GLOBAL.verbose = verbose
 
 
-def _settings(**overrides):
+def _load_settings(**overrides):
+    """Settings from the global options and the environment; a bad ISPA_* value raises IspaError."""
     from dataclasses import replace
 
     from .settings import load_settings
 
-    from .errors import IspaError
-
-    try:
-        settings = load_settings(GLOBAL.root, GLOBAL.verbose)
-    except IspaError as error:  # a bad ISPA_* setting: no log yet, just the message
-        print(f"error: {error.message}", file=sys.stderr)
-        raise typer.Exit(error.exit_code) from None
+    settings = load_settings(GLOBAL.root, GLOBAL.verbose)
     given = {key: value for key, value in overrides.items() if value not in (None, (), [])}
     return replace(settings, **given)
+
+
+def _settings(**overrides):
+    """_load_settings for the commands with the usual exit codes (no log exists yet to write to)."""
+    try:
+        return _load_settings(**overrides)
+    except IspaError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        raise typer.Exit(error.exit_code) from None
 
 
 def _console(yes: bool = False, quiet: bool = False):
@@ -425,12 +429,9 @@ def repair(
 
     _execute(settings, body)
 
-# (end of renew, cron, upgrade, repair)
 
 
 # --- doctor, status ---------------------------------------------------------------------------
-
-from typer.core import TyperCommand  # noqa: E402 - kept within this section
 
 DOCTOR_EPILOG = """Exit status (monitoring-plugin convention, not the table of the other commands):
 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when doctor itself cannot run or an option is wrong).
@@ -514,7 +515,7 @@ def doctor(
       ispa-cert doctor --server-ip 203.0.113.7    # behind NAT
     """
     try:
-        settings = _settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout)
+        settings = _load_settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout)
     except IspaError as error:
         from .report import doctor_failure_line
 
@@ -548,7 +549,6 @@ def _doctor_outcome(settings, options, json_output: bool) -> int:
     print(output)
     return code
 
-# (end of doctor, status)
 
 
 # --- backups ----------------------------------------------------------------------------------
@@ -601,7 +601,6 @@ def backups_restore(
 
     _execute(settings, body)
 
-# (end of backups)
 
 
 def main() -> None:

@@ -68,6 +68,11 @@ class State:
 
 
 # --- roles and renewals ---------------------------------------------------------
+def names_on_record(state: State) -> list[str]:
+    """The names on record, in role order (admin, client, dealer)."""
+    return [state.roles[role] for role in ROLES if role in state.roles]
+
+
 def with_role(state: State, role: str, name: str) -> State:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")

@@ -6,10 +6,12 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import apache, runner
+from .. import acme, apache, runner, state as state_store, transaction
 from ..apache import VirtualHost
-from ..errors import PreconditionMissing
+from ..errors import CommandFailed, PreconditionMissing
+from ..report import Console
 from ..settings import Settings
+from ..state import State
 
 
 def now() -> datetime:
@@ -36,6 +38,37 @@ def virtual_hosts(settings: Settings) -> list[VirtualHost]:
     """What Apache itself says it serves (apache2ctl -S)."""
     result = runner.run(apache.ctl_command("-S"), env=apache.environment(settings.paths))
     return apache.parse_virtual_hosts(result.output)
+
+
+def run_acme_apache(settings: Settings, console: Console, command: list[str], ok_codes=(acme.EXIT_SUCCESS,)):
+    """Run acme.sh in --apache mode (its main-config edit undone afterwards).
+
+    Returns (exit code, None) on success, (None, AcmeFailure) when acme.sh failed,
+    with the CA's full reason read from acme.sh's log.
+    """
+    paths = settings.paths
+    log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
+    try:
+        with transaction.acme_apache_run(paths, " ".join(command[1:4])):
+            result = runner.run(command, env=acme.environment(paths), ok_codes=ok_codes, echo=console.stream)
+    except CommandFailed as failed:
+        return None, acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset))
+    return result.returncode, None
+
+
+def failure_outcome(failure: acme.AcmeFailure) -> tuple[str, str]:
+    return ("rate-limited" if failure.rate_limited else "failed"), failure.detail
+
+
+def record_outcome(settings: Settings, record: State, name: str, outcome: str, kind: str) -> State:
+    """Ledger and history: a new certificate is an issuance of `kind`, a failure counts against the name."""
+    moment = now()
+    if outcome in ("issued", "renewed"):
+        record = state_store.record_issuance(record, [name], kind, moment)
+    elif outcome in ("failed", "rate-limited"):
+        record = state_store.record_failure(record, name, moment)
+    state_store.save_state(settings.paths.state_file, record)
+    return record
 
 
 def log_since(log_file: Path, offset: int) -> str:

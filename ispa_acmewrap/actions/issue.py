@@ -15,13 +15,14 @@ from pathlib import Path
 from .. import acme, apache, cron, dns, runner, selftest, state as state_store, transaction, verify
 from ..apache import SslSite, VirtualHost
 from ..certs import CertificateInfo, read_certificate
-from ..errors import BadInput, CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..errors import BadInput, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLE_TITLES, ROLES, normalize_name
 from ..report import Console, table
 from ..settings import Settings
 from ..state import State
-from .common import log_since as _log_since, now, require_apache, require_root, virtual_hosts
+from .common import (failure_outcome, now, record_outcome, require_apache, require_root, run_acme_apache,
+                     virtual_hosts)
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def installed_sites(settings: Settings, record: State, hosts: list[VirtualHost],
     paths = settings.paths
     admin_hosts = own_vhosts(settings, hosts)
     fallback = apache.default_vhost(admin_hosts, settings.http_port)
-    names = [record.roles[role] for role in ROLES if role in record.roles]
+    names = state_store.names_on_record(record)
     names += [name for name in extra if name not in names]
     sites = []
     for name in names:
@@ -250,19 +251,12 @@ def guard_rate_limits(settings: Settings, record: State, names: list[str]) -> No
 
 def issue_one(settings: Settings, console: Console, name: str, force: bool) -> tuple[str, str]:
     """Run acme.sh --issue for one name. Returns (outcome, reason)."""
-    paths = settings.paths
-    log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     console.step(f"Requesting a certificate for {name} from {settings.acme_server}")
-    command = acme.issue_command(paths, name, settings.acme_server, settings.ca_bundle, force=force)
-    try:
-        with transaction.acme_apache_run(paths, f"acme.sh --issue {name}"):
-            result = runner.run(command, env=acme.environment(paths), ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED),
-                                echo=console.stream)
-    except CommandFailed as failed:
-        failure = acme.explain_failure(failed.output, _log_since(paths.acme_log, log_offset))
-        kind = "rate-limited" if failure.rate_limited else "failed"
-        return kind, failure.detail
-    if result.returncode == acme.EXIT_SKIPPED:
+    command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force)
+    code, failure = run_acme_apache(settings, console, command, ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED))
+    if failure is not None:
+        return failure_outcome(failure)
+    if code == acme.EXIT_SKIPPED:
         return "kept", "the current certificate is not due for renewal (use --force to replace it)"
     return "issued", ""
 
@@ -330,7 +324,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
             result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
             continue
         outcome, reason = issue_one(settings, console, name, options.force)
-        record = _record_outcome(paths, record, name, outcome, options.issuance_kind)
+        record = record_outcome(settings, record, name, outcome, options.issuance_kind)
         result.names.append(IssuedName(role, name, outcome, reason=reason))
 
     ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
@@ -344,16 +338,6 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings))
     result.names = [_with_certificate(settings, entry) for entry in result.names]
     return result
-
-
-def _record_outcome(paths, record: State, name: str, outcome: str, kind: str) -> State:
-    moment = now()
-    if outcome == "issued":
-        record = state_store.record_issuance(record, [name], kind, moment)
-    elif outcome in ("failed", "rate-limited"):
-        record = state_store.record_failure(record, name, moment)
-    state_store.save_state(paths.state_file, record)
-    return record
 
 
 def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:

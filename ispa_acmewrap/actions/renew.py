@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import acme, runner, state as state_store, transaction, verify
+from .. import acme, state as state_store, verify
 from ..certs import CertificateInfo, read_certificate
-from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..errors import OperationFailed, PreconditionMissing, RateLimited
 from ..report import Console
 from ..settings import Settings
 from ..state import State
-from .common import log_since, now, require_root
+from .common import failure_outcome, now, record_outcome, require_root, run_acme_apache
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +107,9 @@ def decisions(settings: Settings, moment: datetime, force: bool) -> list[Decisio
 
 def renew_one(settings: Settings, console: Console, name: str) -> tuple[str, str]:
     """acme.sh --renew --force for one name. Returns (outcome, reason)."""
-    paths = settings.paths
-    log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     console.step(f"Renewing the certificate of {name}")
-    try:
-        with transaction.acme_apache_run(paths, f"acme.sh --renew {name}"):
-            runner.run(acme.renew_command(paths, name, force=True), env=acme.environment(paths),
-                       echo=console.stream)
-    except CommandFailed as failed:
-        failure = acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset))
-        return ("rate-limited" if failure.rate_limited else "failed"), failure.detail
-    return "renewed", ""
-
-
-def _record(settings: Settings, record: State, name: str, outcome: str) -> State:
-    moment = now()
-    if outcome == "renewed":
-        record = state_store.record_issuance(record, [name], "renew", moment)
-    elif outcome in ("failed", "rate-limited"):
-        record = state_store.record_failure(record, name, moment)
-    state_store.save_state(settings.paths.state_file, record)
-    return record
+    _, failure = run_acme_apache(settings, console, acme.renew_command(settings.paths, name, force=True))
+    return failure_outcome(failure) if failure is not None else ("renewed", "")
 
 
 def _attempt(settings: Settings, console: Console, record: State, decision: Decision) -> tuple[State, RenewedName]:
@@ -138,7 +120,7 @@ def _attempt(settings: Settings, console: Console, record: State, decision: Deci
     if until is not None:
         return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until))
     outcome, reason = renew_one(settings, console, name)
-    record = _record(settings, record, name, outcome)
+    record = record_outcome(settings, record, name, outcome, "renew")
     return record, RenewedName(name, outcome, installed_certificate(settings, name), reason)
 
 

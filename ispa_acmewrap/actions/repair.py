@@ -76,10 +76,6 @@ class RepairResult:
 
 # --- the CA's limit on identical certificates (pure) --------------------------------------
 
-def names_on_record(record: State) -> list[str]:
-    return [record.roles[role] for role in ROLES if role in record.roles]
-
-
 def reissue_allowed_after(record: State, name: str, moment: datetime) -> datetime | None:
     """When another certificate for exactly {name} stays within the CA's weekly limit; None if now."""
     window = timedelta(days=state_store.ISSUANCE_WINDOW_DAYS)
@@ -206,7 +202,7 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
     paths = settings.paths
     vendored_script(settings)
     record = state_store.load_state(paths.state_file)
-    names = names_on_record(record) if options.reissue else []
+    names = state_store.names_on_record(record) if options.reissue else []
     warnings = check_reissue(record, names, now()) if options.reissue else []
     for warning in warnings:
         console.warn(warning)

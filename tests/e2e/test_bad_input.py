@@ -42,3 +42,15 @@ def test_no_role_chosen_is_a_usage_error(sandbox_root):
                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert "--admin" in result.stderr
+
+
+def test_bad_setting_is_a_plain_error_for_commands_and_unknown_for_doctor(sandbox_root):
+    env = {**os.environ, "ISPA_ROOT": str(sandbox_root), "ISPA_HTTP_PORT": "abc"}
+    status = subprocess.run([ispa_cert_executable(), "status"], capture_output=True, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert status.returncode == 2
+    assert status.stderr == "error: ISPA_HTTP_PORT='abc' is not a port number\n"
+    doctor = subprocess.run([ispa_cert_executable(), "doctor"], capture_output=True, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert doctor.returncode == 3  # a monitoring plugin that cannot run is UNKNOWN, never CRITICAL
+    assert doctor.stdout.startswith("ISPA-CERT UNKNOWN - ") and "ISPA_HTTP_PORT" in doctor.stdout

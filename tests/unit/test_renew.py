@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ispa_acmewrap import acme, report, state as state_store
-from ispa_acmewrap.actions import renew
+from ispa_acmewrap import acme, report, runner, state as state_store
+from ispa_acmewrap.actions import common, renew
 from ispa_acmewrap.certs import certificate_from_der
 from ispa_acmewrap.errors import CommandFailed, OperationFailed, RateLimited
 from ispa_acmewrap.paths import Paths
@@ -182,11 +182,11 @@ def test_the_cas_rate_limit_answer_is_recognised_and_recorded(settings, monkeypa
     def refused(argv, **_options):
         raise CommandFailed(list(argv), 1, output)
 
-    monkeypatch.setattr(renew.runner, "run", refused)
+    monkeypatch.setattr(runner, "run", refused)
     outcome, reason = renew.renew_one(settings, report.Console(interactive=False, quiet=True), NAME)
     assert outcome == "rate-limited"
     assert reason.startswith("too many failed authorizations recently")
-    record = renew._record(settings, state_store.State(), NAME, outcome)
+    record = common.record_outcome(settings, state_store.State(), NAME, outcome, "renew")
     assert len(record.failures[NAME]) == 1
     result = renew.RenewResult((renew.RenewedName(NAME, outcome, None, reason),))
     with pytest.raises(RateLimited) as raised:

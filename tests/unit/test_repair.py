@@ -29,7 +29,7 @@ def with_issuances(*days_ago: float, name: str = ADMIN) -> state_store.State:
 # --- the CA's 5 certificates per set of names and 7 days ----------------------------------------
 
 def test_names_on_record_in_role_order():
-    assert repair.names_on_record(with_issuances()) == [ADMIN, PORTAL]
+    assert state_store.names_on_record(with_issuances()) == [ADMIN, PORTAL]
 
 
 def test_reissue_is_allowed_below_the_limit_and_warned_at_the_last_one():
