@@ -6,11 +6,14 @@ Actions talk to a Console; only this module (and cli.py) print.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import BadInput
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,7 +35,8 @@ class Console:
             print(message, flush=True)
 
     def step(self, message: str) -> None:
-        """A progress line before a step that may take a while."""
+        """A progress line before a step that may take a while (also logged: `make bench` times the steps)."""
+        log.info("step: %s", message)
         self.say(f"==> {message}")
 
     def warn(self, message: str) -> None:

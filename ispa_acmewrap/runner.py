@@ -77,10 +77,11 @@ def run(
         _bg_exc=False,
         _new_session=True,
     )
+    started = time.monotonic()
     returncode = _wait(process, timeout, command)
+    log.info("%s exited %d after %.3f s", command[0], returncode, time.monotonic() - started)
     result = Result(command, returncode, "\n".join(collected))
     if returncode not in set(ok_codes):
-        log.info("%s exited with %d", command[0], returncode)
         raise CommandFailed(list(command), returncode, result.output)
     return result
 

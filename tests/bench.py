@@ -3,7 +3,8 @@
 - `ispa-cert --help` start-up time (it must stay fast: cron and monitoring call the tool often);
 - the DNS check of 3 names against a dead resolver, as a ratio to the configured
   timeout (target ≤ 1.2: the names are checked in parallel), and against a local DNS server;
-- `status` for 3 certificates and `doctor --offline` (interactive speed).
+- `status` for 3 certificates and `doctor --offline` (interactive speed);
+- the wrapper's cost: `issue` and `renew --force` beside raw acme.sh doing the same (tests/bench_wrapper.py).
 """
 
 from __future__ import annotations
@@ -66,12 +67,19 @@ def bench_status_and_doctor() -> None:
         print(f"{label:<51}{seconds * 1000:7.0f} ms")
 
 
+def bench_wrapper_cost() -> None:
+    from tests.bench_wrapper import bench_wrapper, report
+
+    print(report(bench_wrapper()))
+
+
 def main() -> None:
     print(f"benchmarks on {socket.gethostname()} ({Path('/proc/cpuinfo').read_text().count('processor')} cores)")
     bench_help()
     bench_dns_dead_resolver()
     bench_dns_local_server()
     bench_status_and_doctor()
+    bench_wrapper_cost()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""Benchmark: what the wrapper costs beside raw acme.sh doing the same certificates.
+
+On the sandbox stack (Pebble, pebble-challtestsrv, Apache), each run starts from a fresh sandbox and measures
+side by side:
+
+- `ispa-cert issue` for 2 names (acme.sh installed beforehand, not timed) against raw acme.sh:
+  `--issue --apache` per name, `--install-cert` (whose reload command reloads Apache);
+- `ispa-cert renew --force` against `acme.sh --renew --force` per name.
+
+It prints the medians, their ratio and where ispa-cert's time goes per step (the `step:` lines and the
+`… exited N after S s` lines of ispa-cert's log): how much of each step is acme.sh, apache2ctl / a2enmod,
+and ispa-cert's own work (DNS, self-test, TLS verify, file writes). No test asserts a timing.
+
+    python -m tests.bench_wrapper
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ispa_acmewrap import acme
+from tests.conftest import ToolRunner
+from tests.stack import Stack, make_sandbox
+
+NAMES = {"admin": "admin.ispa.test", "client": "portal.ispa.test"}
+RUNS = 3
+
+_LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \d+ \w+ [\w.]+: (?P<message>.*)$")
+_STEP = re.compile(r"^step: (?P<step>.*)$")
+_EXITED = re.compile(r"^(?P<program>\S+) exited -?\d+ after (?P<seconds>[\d.]+) s$")
+
+
+@dataclass
+class Phase:
+    step: str
+    seconds: float = 0.0
+    programs: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def own(self) -> float:
+        return max(self.seconds - sum(self.programs.values()), 0.0)
+
+
+def phases(log_text: str, ended_at: float) -> list[Phase]:
+    """The steps of one ispa-cert run, from its log: wall time of each and the programs it ran.
+    `ended_at` (epoch seconds) closes the last step."""
+    found: list[Phase] = []
+    start = last = None
+    for line in log_text.splitlines():
+        match = _LINE.match(line)
+        if not match:
+            continue
+        at = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        start = at if start is None else start
+        if step := _STEP.match(match["message"]):
+            if found:
+                found[-1].seconds = at - last
+            elif at > start:
+                found.append(Phase("(start-up, names, lock)", at - start))
+            found.append(Phase(_short(step["step"])))
+            last = at
+        elif (exited := _EXITED.match(match["message"])) and found:
+            found[-1].programs[_program(exited["program"])] += float(exited["seconds"])
+        if found and last is not None:
+            found[-1].seconds = at - last
+    if found and last is not None:
+        found[-1].seconds = ended_at - last
+    return found
+
+
+def _short(step: str) -> str:
+    step = re.sub(r"\S+\.ispa\.test", "NAME", step)
+    return step if len(step) <= 60 else step[:57] + "..."
+
+
+def _program(path: str) -> str:
+    name = Path(path).name
+    return "acme.sh" if name == "acme.sh" else ("apache" if name.startswith(("apache2", "a2en", "a2dis")) else name)
+
+
+def _acme_env(stack: Stack) -> dict[str, str]:
+    return {**os.environ, **acme.environment(stack.paths)}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])} … exited {result.returncode}:\n{result.stdout[-3000:]}")
+
+
+def _timed(action) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def raw_acme(stack: Stack) -> tuple[float, float]:
+    """Seconds of raw acme.sh issuing + installing the 2 names, and of renewing them with --force."""
+    paths, env = stack.paths, _acme_env(stack)
+    server, bundle = stack.pebble.directory_url, stack.pebble.api_ca.ca_cert
+    main_config = paths.apache_main_config.read_bytes()
+
+    def issue() -> None:
+        for name in NAMES.values():
+            _run(acme.issue_command(paths, name, server, bundle), env)
+            paths.live(name).directory.mkdir(parents=True, exist_ok=True)
+            _run(acme.install_cert_command(paths, name), env)
+
+    def renew() -> None:
+        for name in NAMES.values():
+            _run(acme.renew_command(paths, name, force=True), env)
+
+    issued = _timed(issue)
+    # acme.sh leaves its Alias in the main config when told the file's path: put it back, untimed.
+    paths.apache_main_config.write_bytes(main_config)
+    renewed = _timed(renew)
+    paths.apache_main_config.write_bytes(main_config)
+    return issued, renewed
+
+
+def wrapped(stack: Stack) -> tuple[float, float, list[Phase], list[Phase]]:
+    tool = ToolRunner(stack.tool_env())
+    log_file = stack.paths.log_file
+    args = [f"--{role}-domain={name}" for role, name in NAMES.items()]
+
+    def checked(*command: str) -> None:
+        result = tool(*command)
+        if result.returncode != 0:
+            raise RuntimeError(f"ispa-cert {' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+
+    def timed_with_log(*command: str) -> tuple[float, list[Phase]]:
+        offset = log_file.stat().st_size if log_file.exists() else 0
+        seconds = _timed(lambda: checked(*command))
+        return seconds, phases(log_file.read_bytes()[offset:].decode(errors="replace"), time.time())
+
+    issued, issue_phases = timed_with_log("issue", "-a", "-c", *args, "--server-ip", "127.0.0.1", "--yes")
+    renewed, renew_phases = timed_with_log("renew", "--force")
+    return issued, renewed, issue_phases, renew_phases
+
+
+def _on_fresh_stack(body):
+    root = make_sandbox("ispa-bench-")
+    stack = Stack.start(root)
+    try:
+        ToolRunner(stack.tool_env())("install")
+        return body(stack)
+    finally:
+        stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_wrapper(runs: int = RUNS) -> dict:
+    raw_issue, raw_renew, tool_issue, tool_renew, runs_phases = [], [], [], [], []
+    for _ in range(runs):
+        issued, renewed = _on_fresh_stack(raw_acme)
+        raw_issue.append(issued)
+        raw_renew.append(renewed)
+        issued, renewed, issue_phases, renew_phases = _on_fresh_stack(wrapped)
+        tool_issue.append(issued)
+        tool_renew.append(renewed)
+        runs_phases.append((issued, issue_phases, renew_phases))
+    median_run = sorted(runs_phases, key=lambda run: run[0])[len(runs_phases) // 2]
+    return {"raw_issue": statistics.median(raw_issue), "raw_renew": statistics.median(raw_renew),
+            "issue": statistics.median(tool_issue), "renew": statistics.median(tool_renew),
+            "issue_phases": median_run[1], "renew_phases": median_run[2]}
+
+
+def report(result: dict, runs: int = RUNS) -> str:
+    lines = [f"wrapper cost: 2 names, median of {runs} runs, each on a fresh sandbox"]
+    for label, ours, raw in (("issue", result["issue"], result["raw_issue"]),
+                             ("renew --force", result["renew"], result["raw_renew"])):
+        lines.append(f"  ispa-cert {label:<14}{ours:6.2f} s   raw acme.sh {raw:6.2f} s   "
+                     f"ratio {ours / raw:.2f} (target <= 1.05)")
+    for label, key in (("issue", "issue_phases"), ("renew --force", "renew_phases")):
+        lines.append(f"  where ispa-cert {label}'s time goes (the median run):")
+        lines.append(f"    {'step':<62}{'total':>7}{'acme.sh':>9}{'apache':>8}{'own':>7}")
+        for phase in result[key]:
+            lines.append(f"    {phase.step:<62}{phase.seconds:7.2f}{phase.programs.get('acme.sh', 0):9.2f}"
+                         f"{phase.programs.get('apache', 0):8.2f}{phase.own:7.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(bench_wrapper()))

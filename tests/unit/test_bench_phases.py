@@ -1,0 +1,48 @@
+"""The wrapper-cost benchmark reads ispa-cert's own log: the step and exit lines it relies on."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from ispa_acmewrap import runner
+from ispa_acmewrap.report import Console
+from tests.bench_wrapper import phases
+
+LOG = """\
+2026-11-27 10:00:00,000 11 INFO ispa_acmewrap.cli: ispa-cert 0.1.0: issue -a
+2026-11-27 10:00:00,500 11 INFO ispa_acmewrap.report: step: Checking DNS of admin.ispa.test
+2026-11-27 10:00:00,600 11 INFO ispa_acmewrap.report: step: Requesting a certificate for admin.ispa.test from X
+2026-11-27 10:00:00,700 11 INFO ispa_acmewrap.runner: running: /a/acme.sh --issue
+2026-11-27 10:00:08,700 11 INFO ispa_acmewrap.runner: /a/acme.sh exited 0 after 8.000 s
+2026-11-27 10:00:08,800 11 INFO ispa_acmewrap.runner: apache2ctl exited 0 after 0.250 s
+2026-11-27 10:00:09,000 11 INFO ispa_acmewrap.report: step: Writing the HTTPS virtual hosts
+"""
+
+
+def test_phases_split_a_run_by_step_and_program():
+    found = phases(LOG, ended_at=_epoch("2026-11-27 10:00:10,000"))
+    assert [phase.step for phase in found] == [
+        "(start-up, names, lock)", "Checking DNS of NAME", "Requesting a certificate for NAME from X",
+        "Writing the HTTPS virtual hosts"]
+    startup, dns, request, write = found
+    assert round(startup.seconds, 3) == 0.5 and round(dns.seconds, 3) == 0.1
+    assert round(request.seconds, 3) == 8.4
+    assert request.programs == {"acme.sh": 8.0, "apache": 0.25}
+    assert round(request.own, 3) == 0.15
+    assert round(write.seconds, 3) == 1.0
+
+
+def test_the_log_carries_steps_and_program_times(caplog):
+    caplog.set_level(logging.INFO)
+    Console(interactive=False, quiet=True).step("Checking DNS of admin.ispa.test")
+    runner.run([sys.executable, "-c", "pass"])
+    messages = [record.getMessage() for record in caplog.records]
+    assert "step: Checking DNS of admin.ispa.test" in messages
+    assert any(message.startswith(f"{sys.executable} exited 0 after ") for message in messages)
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").timestamp()
