@@ -44,8 +44,11 @@ demo: install
 	@$(BIN)/python -m tests.demo
 
 # pytest exits 5 when it collected no test: that is a failure here, said plainly.
+# The end-to-end tests mostly wait (acme.sh sleeps between polls), so 4 workers pay off even on
+# 2 cores; each test file stays on one worker (--dist loadfile), so a file's shared stack starts once.
+PYTEST_WORKERS ?= 4
 test: install
-	@$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: install
