@@ -26,6 +26,17 @@ from ispa_acmewrap.paths import Paths
 LOOPBACK = "127.0.0.1"
 SYSTEM_APACHE_CONFDIR = Path("/etc/apache2")
 ISPADMIN_DOCROOT = "/data/support/ispadmin/new/www"
+REPO = Path(__file__).resolve().parent.parent
+PEBBLE_DIR = REPO / ".cache" / "pebble"  # vendor/fetch-deb unpacks the pinned pebble package here
+DAY = 86400
+# Pebble's certificate profiles: Let's Encrypt's classic (90 days; 64 days from 2027-02-10),
+# tlsserver (45 days) and shortlived (6 days). Orders without a profile get classic.
+PEBBLE_PROFILES = {
+    "classic": ("90-day certificates", 90 * DAY),
+    "classic2027": ("64-day certificates, as classic from 2027-02-10", 64 * DAY),
+    "tlsserver": ("45-day certificates", 45 * DAY),
+    "shortlived": ("6-day certificates", 6 * DAY),
+}
 PORTAL_DOCROOT = "/data/support/ispadmin/portal/www"
 
 
@@ -51,6 +62,15 @@ def free_port() -> int:
 def require_program(path: str, package: str) -> None:
     if shutil.which(path) is None:
         raise StackError(f"{path} is missing: install the Debian package {package} (make install-system)")
+
+
+def pebble_program(name: str) -> str:
+    """pebble or pebble-challtestsrv of the pinned Debian package (vendor/pebble/pin.lock)."""
+    program = PEBBLE_DIR / name
+    if not os.access(program, os.X_OK):
+        raise StackError(f"{program} is missing: run `make install` (it fetches the pinned pebble package "
+                         "with vendor/fetch-deb vendor/pebble/pin.lock .cache/pebble)")
+    return str(program)
 
 
 def wait_for(check, what: str, timeout: float = 15.0, process: subprocess.Popen | None = None, log: Path | None = None):
@@ -150,15 +170,15 @@ class ChallTestSrv:
         return f"{LOOPBACK}:{self.dns_port}"
 
     def start(self) -> "ChallTestSrv":
-        require_program("pebble-challtestsrv", "pebble")
+        program = pebble_program("pebble-challtestsrv")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.dns_port = free_port()
         self.management_port = free_port()
         log = self.directory / "challtestsrv.log"
         self.process = subprocess.Popen(
-            ["pebble-challtestsrv", "-defaultIPv4", LOOPBACK, "-defaultIPv6", "",
-             "-dns01", self.dns_server, "-management", f"{LOOPBACK}:{self.management_port}",
-             "-http01", "", "-https01", "", "-tlsalpn01", ""],
+            [program, "-defaultIPv4", LOOPBACK, "-defaultIPv6", "",
+             "-dnsserver", self.dns_server, "-management", f"{LOOPBACK}:{self.management_port}",
+             "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         wait_for(lambda: self._post("clear-a", {"host": "ready.invalid."}) or True,
@@ -232,7 +252,7 @@ class Pebble:
         return self.directory / "pebble.log"
 
     def start(self) -> "Pebble":
-        require_program("pebble", "pebble")
+        program = pebble_program("pebble")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.management_port = free_port()
@@ -246,10 +266,12 @@ class Pebble:
             "tlsPort": free_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
+            "profiles": {name: {"description": description, "validityPeriod": seconds}
+                         for name, (description, seconds) in PEBBLE_PROFILES.items()},
         }}, indent=2))
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
         self.process = subprocess.Popen(
-            ["pebble", "-config", str(config), "-dnsserver", self.dns_server, "-strict"],
+            [program, "-config", str(config), "-dnsserver", self.dns_server, "-strict"],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )
         wait_for(lambda: self._get(self.directory_url), "Pebble", process=self.process, log=self.log)
