@@ -140,8 +140,8 @@ def renew_summary(settings, result) -> str:
         return f"No certificates under {settings.paths.cert_home} yet: `ispa-cert issue` gets them."
     rows = [(display_name(entry.name), entry.outcome,
              _date(entry.certificate.not_after) if entry.certificate else "-",
-             _date(entry.certificate.renewal_due_at()) if entry.certificate else "-",
-             "" if entry.outcome in ("renewed", "not due") else entry.reason)
+             _date(entry.next_renewal) if entry.certificate else "-",
+             "" if entry.outcome == "not due" else entry.reason)
             for entry in result.names]
     lines = [table(("name", "result", "expires", "next renewal", "detail"), rows)]
     renewed = [entry.name for entry in result.with_outcome("renewed")]
@@ -160,6 +160,7 @@ def renew_cron_line(result) -> str:
     """The one line `renew --cron` prints when it did (or could not do) something."""
     parts = [f"{label}: {', '.join(entry.name for entry in result.with_outcome(outcome))}"
              for outcome, label in RENEW_OUTCOME_LABELS if result.with_outcome(outcome)]
+    parts += [f"{entry.name}: {entry.reason}" for entry in result.with_outcome("renewed") if entry.reason]
     if result.not_served:
         parts.append("Apache does not serve the new certificate")
     return "ispa-cert renew: " + "; ".join(parts)
