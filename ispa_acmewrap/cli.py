@@ -214,6 +214,11 @@ def issue(
     redirect: Annotated[Optional[bool], typer.Option("--redirect/--no-redirect",
                         help="Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 challenges excepted), "
                              "or stop doing so. Default: keep the current setting.")] = None,
+    profile: Annotated[Optional[str], typer.Option(metavar="NAME", help=(
+        "The CA's certificate profile, e.g. Let's Encrypt's classic (90 days; 64 from 2027-02-10), tlsserver "
+        "(45 days) or shortlived (6 days). Checked against the profiles the CA offers; remembered per name "
+        "and kept on renewal. A name that changes profile gets a new certificate. Default: the one "
+        "remembered, else the CA's default."))] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
                       help="ACME CA (acme.sh --server). Default: letsencrypt. A test CA's directory URL for tests.")] = None,
     ca_bundle: Annotated[Optional[Path], typer.Option(metavar="FILE", envvar="ISPA_CA_BUNDLE",
@@ -238,7 +243,7 @@ def issue(
         options = action.IssueOptions(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
-            redirect=redirect)
+            redirect=redirect, profile=profile)
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)

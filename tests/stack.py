@@ -291,6 +291,21 @@ class Pebble:
         """The root Pebble signs with; it changes at every start."""
         return self._get(f"https://{LOOPBACK}:{self.management_port}/roots/0").decode()
 
+    def set_renewal_info(self, certificate_pem: str, start: str, end: str, explanation_url: str | None = None) -> None:
+        """Move a certificate's ARI window (management API), e.g. into the past as in an incident."""
+        window = {"suggestedWindow": {"start": start, "end": end},
+                  **({"explanationURL": explanation_url} if explanation_url else {})}
+        body = json.dumps({"Certificate": certificate_pem, "ARIResponse": json.dumps(window)}).encode()
+        context = ssl.create_default_context(cafile=str(self.api_ca.ca_cert))
+        request = urllib.request.Request(f"https://{LOOPBACK}:{self.management_port}/set-renewal-info/",
+                                         data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            response.read()
+
+    def replacements(self) -> list[str]:
+        """Pebble's log lines saying an order named its predecessor (ARI `replaces`)."""
+        return [line for line in self.log.read_text(errors="replace").splitlines() if "is a replacement of" in line]
+
     def validation_attempts(self, name: str) -> int:
         """How many HTTP-01 validations Pebble attempted for a name (from its log)."""
         text = self.log.read_text(errors="replace")
