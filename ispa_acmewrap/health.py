@@ -243,6 +243,14 @@ def cron_finding(status: CronStatus, entry_runnable: bool, has_certificates: boo
     return Finding("cron", Severity.CRIT, f"{detail}: the renewal cannot start", CRON_FIX)
 
 
+def cron_cadence_finding(finding: Finding, sparse: str | None) -> Finding:
+    """A good entry whose schedule is too sparse for the shortest lifetime on record becomes a WARN."""
+    if sparse is None or finding.severity is not Severity.OK:
+        return finding
+    return Finding("cron", Severity.WARN, f"{finding.message}, but {sparse}: one failed run and the "
+                   "certificate may expire", f"{CRON_FIX} (chooses a schedule that fits)")
+
+
 # --- acme.sh ------------------------------------------------------------------------------
 
 def acme_installed_finding(script: Path, installed: bool) -> Finding:

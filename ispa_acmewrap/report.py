@@ -113,6 +113,8 @@ def issue_summary(settings, result) -> str:
     lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
     if result.cron_change is not None:
         lines.append(f"Renewal: {settings.paths.crontab} entry {result.cron_change.action}: {result.cron_change.line}")
+        if result.cron_change.note:
+            lines.append(f"(a new schedule: {result.cron_change.note})")
     served = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
     if result.installed and served:
         lines.append(f"done: {', '.join(served)} now answer over HTTPS.")
@@ -204,6 +206,10 @@ def cron_change_text(settings, change) -> str:
         "removed": f"{crontab}: removed: {change.previous}",
         "absent": f"{crontab}: there is no entry to remove",
     }
+    if change.note and change.action in ("updated", "replaced-legacy", "added") and "too sparse:" in change.note:
+        return f"{texts[change.action]}\n(a new schedule: {change.note})"
+    if change.note:
+        return f"{texts[change.action]}\nwarning: {change.note}; leave out --schedule to get one that fits"
     return texts[change.action]
 
 

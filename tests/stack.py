@@ -30,8 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 PEBBLE_DIR = REPO / ".cache" / "pebble"  # vendor/fetch-deb unpacks the pinned pebble package here
 DAY = 86400
 # Pebble's certificate profiles: Let's Encrypt's classic (90 days; 64 days from 2027-02-10),
-# tlsserver (45 days) and shortlived (6 days). Orders without a profile get classic.
+# tlsserver (45 days) and shortlived (6 days). Orders without a profile get "default" (Pebble picks
+# at random without one): Pebble's usual 5 years, so nothing is due on its own in the other tests.
 PEBBLE_PROFILES = {
+    "default": ("Pebble's usual 5-year certificates", 5 * 365 * DAY),
     "classic": ("90-day certificates", 90 * DAY),
     "classic2027": ("64-day certificates, as classic from 2027-02-10", 64 * DAY),
     "tlsserver": ("45-day certificates", 45 * DAY),

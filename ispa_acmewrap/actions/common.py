@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .. import acme, apache, ca, renewal, runner, state as state_store, transaction
@@ -118,3 +118,20 @@ def refresh_renewal_info(settings: Settings, record: State, name: str, certifica
         log.warning("the CA asks for the certificate of %s to be replaced early%s", name,
                     f": {info.explanation_url}" if info.explanation_url else "")
     return state_store.with_renewal_info(record, name, info)
+
+
+def shortest_lifetime(settings: Settings) -> timedelta | None:
+    """The shortest lifetime among the certificates on record (live/ copies, else acme.sh's)."""
+    from ..certs import read_certificate
+    from ..errors import OperationFailed
+
+    lifetimes = []
+    for name in acme.issued_names(settings.paths):
+        for path in (settings.paths.live(name).cert, acme.certificate_file(settings.paths, name)):
+            if path.exists():
+                try:
+                    lifetimes.append(read_certificate(path).lifetime)
+                    break
+                except OperationFailed:
+                    continue
+    return min(lifetimes, default=None)

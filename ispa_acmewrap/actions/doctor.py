@@ -159,7 +159,11 @@ def _cron(settings: Settings, rows: list[CertificateRow]) -> Finding:
     status = cron.entry_status(settings.paths.crontab, default_cron_command(settings))
     program = status.entry.command.split()[0] if status.entry else ""
     runnable = os.path.isfile(program) and os.access(program, os.X_OK)
-    return health.cron_finding(status, runnable, any(row.certificate for row in rows))
+    finding = health.cron_finding(status, runnable, any(row.certificate for row in rows))
+    lifetimes = [row.certificate.lifetime for row in rows if row.certificate]
+    sparse = cron.sparse_warning(status.entry.schedule, min(lifetimes)) \
+        if status.entry is not None and not status.entry.legacy and lifetimes else None
+    return health.cron_cadence_finding(finding, sparse)
 
 
 def acme_findings(settings: Settings, rows: list[CertificateRow]) -> list[Finding]:

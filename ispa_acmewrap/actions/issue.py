@@ -22,7 +22,7 @@ from ..report import Console, table
 from ..settings import Settings
 from ..state import State
 from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, require_apache, require_root,
-                     run_acme_apache, virtual_hosts)
+                     run_acme_apache, shortest_lifetime, virtual_hosts)
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,8 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         remove_temp_site(settings, console)
     record = renewal_windows(settings, record, ready)
     if ready and options.install_cron:
-        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings))
+        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings),
+                                          shortest_lifetime=shortest_lifetime(settings))
     result.names = [_with_certificate(settings, entry) for entry in result.names]
     return result
 
