@@ -29,11 +29,12 @@ ISPADMIN_DOCROOT = "/data/support/ispadmin/new/www"
 REPO = Path(__file__).resolve().parent.parent
 PEBBLE_DIR = REPO / ".cache" / "pebble"  # vendor/fetch-deb unpacks the pinned pebble package here
 DAY = 86400
-# Pebble's certificate profiles: Let's Encrypt's classic (90 days; 64 days from 2027-02-10),
-# tlsserver (45 days) and shortlived (6 days). Orders without a profile get "default" (Pebble picks
-# at random without one): Pebble's usual 5 years, so nothing is due on its own in the other tests.
-PEBBLE_PROFILES = {
-    "default": ("Pebble's usual 5-year certificates", 5 * 365 * DAY),
+# Pebble's certificate profiles. An order without a profile gets one of them at random, so the
+# usual stack has one: Pebble's 5 years (nothing falls due on its own). LETSENCRYPT_PROFILES are
+# Let's Encrypt's classic (90 days; 64 days from 2027-02-10), tlsserver (45 days) and shortlived
+# (6 days), for the tests that ask for a profile each time.
+DEFAULT_PROFILES = {"default": ("5-year certificates", 5 * 365 * DAY)}
+LETSENCRYPT_PROFILES = {
     "classic": ("90-day certificates", 90 * DAY),
     "classic2027": ("64-day certificates, as classic from 2027-02-10", 64 * DAY),
     "tlsserver": ("45-day certificates", 45 * DAY),
@@ -244,6 +245,7 @@ class Pebble:
     port: int = 0
     management_port: int = 0
     process: subprocess.Popen | None = None
+    profiles: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
 
     @property
     def directory_url(self) -> str:
@@ -269,7 +271,7 @@ class Pebble:
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
             "profiles": {name: {"description": description, "validityPeriod": seconds}
-                         for name, (description, seconds) in PEBBLE_PROFILES.items()},
+                         for name, (description, seconds) in self.profiles.items()},
         }}, indent=2))
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
         self.process = subprocess.Popen(
@@ -468,7 +470,8 @@ class Stack:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def start(cls, root: Path | None = None) -> "Stack":
+    def start(cls, root: Path | None = None, profiles: dict[str, tuple[str, int]] | None = None) -> "Stack":
+        """profiles: Pebble's certificate profiles, name -> (description, seconds); default DEFAULT_PROFILES."""
         root = root or make_sandbox()
         work = root / "stack"
         paths = Paths.from_root(root)
@@ -480,7 +483,8 @@ class Stack:
             apache = SandboxApache(paths).create()
             apache.start()
             started.append(apache)
-            pebble = Pebble(work / "pebble", apache.http_port, dns.dns_server, api_ca).start()
+            pebble = Pebble(work / "pebble", apache.http_port, dns.dns_server, api_ca,
+                            profiles=dict(profiles or DEFAULT_PROFILES)).start()
             started.append(pebble)
             pebble_root_file = work / "pebble-root.pem"
             pebble_root_file.write_text(pebble.issuing_root())

@@ -15,7 +15,7 @@ from cryptography import x509
 from ispa_acmewrap import state as state_store
 from tests.conftest import ToolRunner
 from tests.e2e.support import serial_on_disk, serial_served
-from tests.stack import Stack, make_sandbox
+from tests.stack import LETSENCRYPT_PROFILES, Stack, make_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def status(tool: ToolRunner) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     root = make_sandbox()
-    running = Stack.start(root)
+    running = Stack.start(root, profiles=LETSENCRYPT_PROFILES)
     try:
         yield running
     finally:

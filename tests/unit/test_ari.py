@@ -226,3 +226,67 @@ def test_the_cron_line_names_an_early_replacement():
                                                   "the CA asks for early replacement: https://ca.example/x"),))
     assert report.renew_cron_line(result) == (f"ispa-cert renew: renewed: {NAME}; {NAME}: the CA asks for early "
                                               "replacement: https://ca.example/x")
+
+
+# --- doctor and status show it --------------------------------------------------------------------------
+
+from ispa_acmewrap import health  # noqa: E402
+from ispa_acmewrap.actions import issue, status  # noqa: E402
+from ispa_acmewrap.errors import BadInput  # noqa: E402
+
+
+def test_doctor_shows_the_window_and_warns_while_the_ca_asks_for_early_replacement():
+    cert = certificate(6)
+    info = ca.updated(None, answer(cert, ISSUED + 3 * DAY, ISSUED + 5 * DAY), cert.renewal_due_at(),
+                      random.Random(4))
+    fine = health.renewal_info_finding(NAME, "shortlived", cert, renewal.plan(cert, info), ISSUED + DAY)
+    assert fine.severity is health.Severity.OK
+    assert fine.message.startswith("profile shortlived, 6 days; the CA's window 2027-03-04 05:00 UTC to "
+                                   "2027-03-06 05:00 UTC; renewal at 2027-03-0")
+    incident = ca.updated(None, answer(cert, ISSUED - 2 * DAY, ISSUED - DAY, "https://ca.example/x"),
+                          cert.renewal_due_at())
+    warned = health.renewal_info_finding(NAME, None, cert, renewal.plan(cert, incident), ISSUED + DAY)
+    assert warned.severity is health.Severity.WARN
+    assert "replaced early: https://ca.example/x" in warned.message and warned.fix.startswith("ispa-cert renew")
+    none = health.renewal_info_finding(NAME, None, cert, renewal.plan(cert, None), ISSUED + DAY)
+    assert none.message == ("profile the CA default, 6 days; no ARI (the CA's renewal window is not known): "
+                            "renewal at 2027-03-05 05:00 UTC, 2/3 of the lifetime")
+
+
+@pytest.mark.parametrize("days, critical", [(90, 7), (45, 7), (6, 1)])
+def test_a_fresh_short_certificate_is_not_critical(days, critical):
+    cert = certificate(days)
+    assert health.critical_days(cert) == critical
+    fresh = health.certificate_finding(NAME, "admin", cert, True, ISSUED + HOUR)
+    assert fresh.severity is health.Severity.OK
+
+
+def test_status_shows_profile_lifetime_window_and_moment_and_warns_of_early_replacement(tmp_path):
+    cert = certificate(6)
+    info = ca.updated(None, answer(cert, ISSUED - 2 * DAY, ISSUED - DAY, "https://ca.example/x"), cert.renewal_due_at())
+    row = status.CertificateRow(NAME, "admin", tmp_path / "cert.pem", True, cert, profile="shortlived",
+                                renewal=renewal.plan(cert, info))
+    result = status.StatusResult((row,), ISSUED + HOUR, 443)
+    text = report.status_table(result)
+    line = next(line for line in text.splitlines() if line.startswith(NAME))
+    assert " shortlived " in line and " 6 days " in line and "2027-02-27 05:00 to 2027-02-28 05:00" in line
+    assert f"WARNING {NAME}: the CA asks for this certificate to be replaced early: https://ca.example/x" in text
+    entry = report.status_document(result)["certificates"][0]
+    assert (entry["profile"], entry["lifetime_days"], entry["renewal_rule"], entry["early_replacement"]) == \
+        ("shortlived", 6, "ari", True)
+    assert entry["ari"]["explanation_url"] == "https://ca.example/x" and entry["renewal_due"] is True
+
+
+def test_a_profile_the_ca_does_not_offer_is_refused_listing_the_offered_ones(settings, monkeypatch):
+    offered = {"meta": {"profiles": {"classic": "90 days", "shortlived": "6 days"}}}
+    monkeypatch.setattr(ca, "directory", lambda url, bundle=None, timeout=None: offered)
+    issue.check_profile(settings, "shortlived")
+    issue.check_profile(settings, None)
+    with pytest.raises(BadInput) as refused:
+        issue.check_profile(settings, "tlsserver")
+    assert refused.value.message == ("the CA https://ca.example/dir offers no profile 'tlsserver'; it offers: "
+                                     "classic (90 days); shortlived (6 days)")
+    assert refused.value.exit_code == 2
+    monkeypatch.setattr(ca, "directory", lambda url, bundle=None, timeout=None: {"meta": {}})
+    with pytest.raises(BadInput, match="offers no certificate profiles"):
+        issue.check_profile(settings, "classic")
