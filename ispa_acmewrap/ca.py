@@ -138,18 +138,24 @@ def _get(url: str, ca_bundle: Path | None, timeout: float) -> tuple[Any, str | N
         raise CaUnavailable(f"{url} did not answer with JSON") from error
 
 
-_directories: dict[tuple[str, str | None], dict[str, Any]] = {}
+_directories: dict[tuple[str, str | None], dict[str, Any] | CaUnavailable] = {}
 
 
 def directory(url: str, ca_bundle: Path | None = None, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
-    """The CA's ACME directory (read once per run)."""
+    """The CA's ACME directory, read once per run (a CA out of reach is not asked again in the run)."""
     key = (url, str(ca_bundle) if ca_bundle else None)
     if key not in _directories:
-        document, _ = _get(url, ca_bundle, timeout)
-        if not isinstance(document, dict):
-            raise CaUnavailable(f"{url} is not an ACME directory")
-        _directories[key] = document
-    return _directories[key]
+        try:
+            document, _ = _get(url, ca_bundle, timeout)
+            if not isinstance(document, dict):
+                raise CaUnavailable(f"{url} is not an ACME directory")
+            _directories[key] = document
+        except CaUnavailable as error:
+            _directories[key] = error
+    known = _directories[key]
+    if isinstance(known, CaUnavailable):
+        raise CaUnavailable(str(known))
+    return known
 
 
 def profiles(document: dict[str, Any]) -> dict[str, str]:

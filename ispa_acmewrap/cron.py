@@ -151,7 +151,7 @@ def cadence_for(shortest_lifetime: timedelta | None, minute: int | None = None) 
     every 12, 8, ... hours; without a certificate on record, daily.
     """
     minute = (random.SystemRandom().randint(0, 59)) if minute is None else minute
-    third = (shortest_lifetime or timedelta(days=90)) / 3
+    third = _whole_minutes(shortest_lifetime or timedelta(days=90)) / 3
     step = next((hours for hours in HOUR_STEPS if 2 * timedelta(hours=hours) <= third), 1)
     hours = sorted((DEFAULT_HOUR + k * step) % 24 for k in range(24 // step))
     return f"{minute:02d} {','.join(str(hour) for hour in hours)} * * *"
@@ -201,11 +201,16 @@ def sparse_warning(schedule: str, shortest_lifetime: timedelta | None) -> str | 
     if shortest_lifetime is None:
         return None
     span = two_attempt_span(schedule)
-    third = shortest_lifetime / 3
+    third = _whole_minutes(shortest_lifetime) / 3
     if span is None or span <= third:
         return None
     return (f"it takes up to {_duration(span)} for two renewal attempts, more than the last third "
             f"({_duration(third)}) of the shortest certificate lifetime on record ({_duration(shortest_lifetime)})")
+
+
+def _whole_minutes(lifetime: timedelta) -> timedelta:
+    """notAfter is inclusive: a 6-day certificate lives 6 days less a second; count it as 6 days."""
+    return timedelta(minutes=round(lifetime / timedelta(minutes=1)))
 
 
 def _duration(span: timedelta) -> str:

@@ -109,7 +109,7 @@ class DoctorReport:
 def critical_days(certificate: CertificateInfo) -> int:
     """Days left below which a certificate is CRIT: 7, or a sixth of the lifetime when that is less
     (a fresh 6-day certificate is not critical; one whose two daily attempts both failed is)."""
-    return min(CRITICAL_DAYS, certificate.lifetime // timedelta(days=6))
+    return min(CRITICAL_DAYS, round(certificate.lifetime / timedelta(days=1)) // 6)
 
 
 def expiry(name: str, certificate: CertificateInfo, now: datetime, plan: RenewalPlan | None = None) -> Expiry:
@@ -362,8 +362,9 @@ def renewal_info_finding(name: str, profile: str | None, certificate: Certificat
         why = f": {info.explanation_url}" if info.explanation_url else ""
         return Finding("renewal-info", Severity.WARN, f"the CA asks for this certificate to be replaced early{why} "
                        f"({window})", "ispa-cert renew (renews it now; cron does at its next run)", name)
-    return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {_date(plan.due_at)} "
-                   f"({plan.rule_text})", subject=name)
+    chosen = "chosen inside the window" if plan.rule == "ari" else "2/3 of the lifetime, before the window ends"
+    return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {_date(plan.due_at)} ({chosen})",
+                   subject=name)
 
 
 def lifetime_text(certificate: CertificateInfo) -> str:

@@ -262,7 +262,7 @@ def status_table(result) -> str:
                      _date(info.not_after) if info else "-", info.days_left(result.checked_at) if info else "-",
                      _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
     headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
-               "CA's renewal window (ARI)", "renewal at", f"served on {result.https_port}")
+               "CA's renewal window (ARI, UTC)", "renewal at", f"served on {result.https_port}")
     return "\n".join([table(headers, rows), *_status_notes(result.rows, result.checked_at)])
 
 

@@ -91,10 +91,12 @@ def decide(name: str, certificate: CertificateInfo | None, moment: datetime, for
                     scheduled.due_at)
 
 
-def early_renewal_note(info: RenewalInfo | None, moment: datetime) -> str:
+def early_renewal_note(info: RenewalInfo | None, moment: datetime, done: bool = False) -> str:
+    """"; the CA asks (asked, once done) for early replacement: URL", or "" when it does not."""
     if info is None or not info.early(moment):
         return ""
-    return "; the CA asks for early replacement" + (f": {info.explanation_url}" if info.explanation_url else "")
+    verb = "asked" if done else "asks"
+    return f"; the CA {verb} for early replacement" + (f": {info.explanation_url}" if info.explanation_url else "")
 
 
 def blocked_message(name: str, until: datetime) -> str:
@@ -150,8 +152,8 @@ def _attempt(settings: Settings, console: Console, record: State, decision: Deci
     certificate = installed_certificate(settings, name)
     if outcome != "renewed":
         return record, RenewedName(name, outcome, certificate, reason, decision.due_at)
-    early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now()) \
-        if decision.certificate else ""
+    early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now(),
+                               done=True) if decision.certificate else ""
     record = refresh_renewal_info(settings, record, name, certificate, now())
     state_store.save_state(settings.paths.state_file, record)
     next_renewal = renewal.plan(certificate, record.renewal_info.get(name)).due_at if certificate else None

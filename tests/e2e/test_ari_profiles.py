@@ -122,7 +122,7 @@ def test_a_window_moved_into_the_past_renews_that_name_only_with_replaces(stack,
     result = tool("renew", "--cron")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == (f"ispa-cert renew: renewed: {PORTAL}; {PORTAL}: the CA asks for early replacement: "
+    assert result.stdout == (f"ispa-cert renew: renewed: {PORTAL}; {PORTAL}: the CA asked for early replacement: "
                              f"{INCIDENT}\n")
     assert len(stack.pebble.replacements()) == replacements + 1
     renewed = serial_on_disk(stack.paths, PORTAL)

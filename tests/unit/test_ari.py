@@ -223,8 +223,8 @@ def test_renewal_info_survives_the_state_file(tmp_path):
 
 def test_the_cron_line_names_an_early_replacement():
     result = renew.RenewResult((renew.RenewedName(NAME, "renewed", None,
-                                                  "the CA asks for early replacement: https://ca.example/x"),))
-    assert report.renew_cron_line(result) == (f"ispa-cert renew: renewed: {NAME}; {NAME}: the CA asks for early "
+                                                  "the CA asked for early replacement: https://ca.example/x"),))
+    assert report.renew_cron_line(result) == (f"ispa-cert renew: renewed: {NAME}; {NAME}: the CA asked for early "
                                               "replacement: https://ca.example/x")
 
 
@@ -290,3 +290,18 @@ def test_a_profile_the_ca_does_not_offer_is_refused_listing_the_offered_ones(set
     monkeypatch.setattr(ca, "directory", lambda url, bundle=None, timeout=None: {"meta": {}})
     with pytest.raises(BadInput, match="offers no certificate profiles"):
         issue.check_profile(settings, "classic")
+
+
+def test_a_ca_out_of_reach_is_asked_once_per_run(monkeypatch):
+    calls: list[str] = []
+
+    def refused(url, _bundle, _timeout):
+        calls.append(url)
+        raise ca.CaUnavailable(f"{url} could not be reached (connection refused)")
+
+    monkeypatch.setattr(ca, "_get", refused)
+    monkeypatch.setattr(ca, "_directories", {})
+    for _ in range(3):
+        with pytest.raises(ca.CaUnavailable, match="connection refused"):
+            ca.renewal_info("https://ca.invalid/dir", certificate(90), ISSUED)
+    assert calls == ["https://ca.invalid/dir"]

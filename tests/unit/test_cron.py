@@ -419,6 +419,7 @@ def test_the_chosen_cadence_gives_two_attempts_in_the_last_third(days: float, ho
     assert schedule == f"07 {hours} * * *"
     assert cron.two_attempt_span(schedule) <= timedelta(days=days) / 3
     assert cron.sparse_warning(schedule, timedelta(days=days)) is None
+    assert cron.cadence_for(timedelta(days=days, seconds=-1), 7) == schedule  # notAfter is inclusive
 
 
 def test_the_guides_weekly_run_is_fine_down_to_45_days_but_not_for_6():
