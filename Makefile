@@ -7,12 +7,14 @@ SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages: the runtime (apache2, curl, openssl, cron) and the test stack (pebble).
-APT_PACKAGES := apache2 curl openssl ca-certificates cron pebble iproute2 debian-archive-keyring
+# Debian packages: the runtime (apache2, curl, openssl, cron). The test stack's Pebble is not among them:
+# install-test-stack fetches the pinned package into .cache/pebble/ (vendor/pebble/pin.lock), like acme.sh,
+# and the previous acme.sh (tests/pins/) for the upgrade test.
+APT_PACKAGES := apache2 curl openssl ca-certificates cron iproute2 debian-archive-keyring
 
-.PHONY: install install-system install-python install-acme demo test test-unit test-e2e bench clean
+.PHONY: install install-system install-python install-acme install-test-stack demo test test-unit test-e2e bench clean
 
-install: install-system install-python install-acme
+install: install-system install-python install-acme install-test-stack
 
 # apt-get only for what is missing; a policy-rc.d stops apt from starting the system Apache on :80.
 install-system:
@@ -39,6 +41,10 @@ $(BIN)/ispa-cert: pyproject.toml
 
 install-acme:
 	@vendor/fetch-acme
+
+install-test-stack:
+	@vendor/fetch-deb vendor/pebble/pin.lock .cache/pebble
+	@vendor/fetch-deb tests/pins/acme.sh-3.1.1.lock .cache/acme.sh-3.1.1
 
 demo: install
 	@$(BIN)/python -m tests.demo

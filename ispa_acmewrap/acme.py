@@ -73,9 +73,11 @@ def version_command(script: Path) -> list[str]:
 
 
 def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None = None,
-                  force: bool = False) -> list[str]:
+                  force: bool = False, profile: str | None = None) -> list[str]:
+    """--cert-profile asks the CA for a profile; acme.sh keeps it (Le_Certificate_Profile) for --renew."""
     return [str(paths.acme_script), "--issue", "--apache", "-d", name, *_homes(paths),
-            *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else [])]
+            *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else []),
+            *(["--cert-profile", profile] if profile else [])]
 
 
 def register_account_command(paths: Paths, server: str, ca_bundle: Path | None = None,

@@ -54,6 +54,7 @@ class CertificateInfo:
     not_after: datetime
     key_type: str
     fingerprint_sha256: str
+    authority_key_id: bytes | None = None  # keyIdentifier of the Authority Key Identifier (ARI's certID)
 
     @property
     def serial_hex(self) -> str:
@@ -144,7 +145,16 @@ def _info(certificate: x509.Certificate, path: Path | None) -> CertificateInfo:
         not_after=certificate.not_valid_after_utc,
         key_type=_key_type(certificate.public_key()),
         fingerprint_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+        authority_key_id=_authority_key_id(certificate),
     )
+
+
+def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.key_identifier
 
 
 def _dns_names(certificate: x509.Certificate) -> tuple[str, ...]:

@@ -214,6 +214,11 @@ def issue(
     redirect: Annotated[Optional[bool], typer.Option("--redirect/--no-redirect",
                         help="Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 challenges excepted), "
                              "or stop doing so. Default: keep the current setting.")] = None,
+    profile: Annotated[Optional[str], typer.Option(metavar="NAME", help=(
+        "The CA's certificate profile, e.g. Let's Encrypt's classic (90 days; 64 from 2027-02-10), tlsserver "
+        "(45 days) or shortlived (6 days). Checked against the profiles the CA offers; remembered per name "
+        "and kept on renewal. A name that changes profile gets a new certificate. Default: the one "
+        "remembered, else the CA's default."))] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
                       help="ACME CA (acme.sh --server). Default: letsencrypt. A test CA's directory URL for tests.")] = None,
     ca_bundle: Annotated[Optional[Path], typer.Option(metavar="FILE", envvar="ISPA_CA_BUNDLE",
@@ -238,7 +243,7 @@ def issue(
         options = action.IssueOptions(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
-            redirect=redirect)
+            redirect=redirect, profile=profile)
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)
@@ -259,14 +264,19 @@ def renew(
                                        "silent when nothing is due, one summary line otherwise, errors on stderr "
                                        "(so cron mails only news and trouble).")] = False,
 ) -> None:
-    """Renew the certificates that are due: 2/3 of their own lifetime has passed.
+    """Renew the certificates that are due, as the CA's renewal window (ARI) or their lifetime says.
 
-    That is day 60 of a 90-day certificate and day 30 of a 45-day one. Each due
-    certificate is renewed with acme.sh, which reloads Apache; then ispa-cert checks
-    that Apache serves the new certificate. A name that failed validation 5 times in
-    the last hour is not sent to the CA (exit 4 says when to try again). Shows the
-    next renewal date of every certificate. A run that finds another one holding the
-    lock waits up to ISPA_LOCK_WAIT seconds (default 30), then exits 5.
+    For each certificate the CA's suggested renewal window (ARI, RFC 9773) is read (again only
+    after the CA's Retry-After); the certificate is due at a moment chosen at random inside the
+    window, at once when the CA moved the window into the past (its explanation is shown), and
+    never later than 2/3 of its own lifetime: day 60 of a 90-day certificate, day 30 of a 45-day
+    one, day 4 of a 6-day one. Without ARI, or when the CA cannot be reached, the 2/3 rule
+    decides. Each due certificate is renewed with acme.sh --renew (which names the certificate
+    it replaces) and Apache reloaded; then ispa-cert checks that Apache serves the new
+    certificate. A name that failed validation 5 times in the last hour is not sent to the CA
+    (exit 4 says when to try again). Shows the next renewal date of every certificate. A run
+    that finds another one holding the lock waits up to ISPA_LOCK_WAIT seconds (default 30),
+    then exits 5.
 
     \b
     Examples:
@@ -311,13 +321,17 @@ def _change_crontab(verb: str, argument: object) -> None:
 def cron_install(
     schedule: Annotated[Optional[str], typer.Option(metavar="'M H DOM MON DOW'", help=(
         "When to run, in crontab syntax. Default: daily at 05:MM with a random minute chosen once "
-        "and kept (the CA asks clients to spread their load); an existing entry keeps its schedule."))] = None,
+        "and kept (the CA asks clients to spread their load), more often when the shortest certificate "
+        "lifetime on record needs it (two attempts within its last third); an existing entry keeps its "
+        "schedule unless it is too sparse for that. @reboot and schedules that never run are refused; "
+        "a given schedule that is too sparse is kept with a warning."))] = None,
 ) -> None:
     """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
 
     The guide's `acme.sh --renewAll ... #letsencrypt renew` line is replaced, not
     duplicated; every other byte of /etc/crontab stays as it was. Running it twice
     leaves one entry. Daily runs cost nothing: renew is silent when nothing is due.
+    Daily is enough down to 6-day certificates, since renewal is due at 2/3 of the lifetime.
 
     \b
     Examples:
@@ -457,9 +471,11 @@ def status(
 ) -> None:
     """Show the certificates: issuer, key, validity, next renewal, and whether Apache serves each.
 
-    One row per name on record (and any other certificate acme.sh holds). Times are UTC;
-    "renewal from" is when 2/3 of the certificate's lifetime has passed. Whether Apache
-    serves exactly this certificate is checked over the network on the HTTPS port.
+    One row per name on record (and any other certificate acme.sh holds), with its profile and
+    lifetime. Times are UTC; "renewal at" is the moment chosen inside the CA's renewal window
+    (ARI) as the last issue or renew read it, else 2/3 of the lifetime ("no ARI"). A line below
+    the table names a certificate the CA wants replaced early, with its explanation. Whether
+    Apache serves exactly this certificate is checked over the network on the HTTPS port.
     Changes nothing. Exit status 0 whenever it could look, also when there is no
     certificate yet (monitoring: use `ispa-cert doctor`); 3 when the state cannot be read.
 

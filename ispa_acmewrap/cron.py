@@ -13,6 +13,7 @@ import os
 import random
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -53,11 +54,14 @@ class CronEntry:
 
 @dataclass(frozen=True)
 class CronChange:
-    """What install/remove did: the line now in the file and the one it replaced or removed."""
+    """What install/remove did: the line now in the file and the one it replaced or removed.
+
+    `note` says why a schedule was tightened, or warns that a given one is too sparse."""
 
     action: Action
     line: str | None
     previous: str | None
+    note: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -93,29 +97,156 @@ def random_schedule(rng: random.Random | None = None) -> str:
     return f"{minute:02d} {DEFAULT_HOUR} * * *"
 
 
-def install(crontab: Path, command: str, schedule: str | None = None) -> CronChange:
+def install(crontab: Path, command: str, schedule: str | None = None,
+            shortest_lifetime: timedelta | None = None) -> CronChange:
     """Make exactly one entry run `command`: add it, replace the legacy line in place, or update ours.
 
-    Without `schedule` an existing entry keeps its schedule; a new one gets random_schedule().
+    Without `schedule` an existing entry keeps its schedule unless it gives fewer than two attempts
+    within the last third of `shortest_lifetime` (the shortest certificate lifetime on record); a new
+    one, or one too sparse, gets cadence_for(shortest_lifetime). A given `schedule` is taken as it is
+    (a too sparse one with a warning in the change's note); one that never runs is refused.
     """
     _check_command(command)
     wanted = None if schedule is None else _checked_schedule(schedule)
+    note = None if wanted is None else sparse_warning(wanted, shortest_lifetime)
     text = _read_text(crontab) or ""
     entries = _scan(crontab, text)
     ours = [entry for entry in entries if not entry.legacy]
     if not entries:
-        line = render_line(wanted or random_schedule(), command)
+        line = render_line(wanted or cadence_for(shortest_lifetime), command)
         _write_atomic(crontab, _append_line(text, line))
-        return CronChange("added", line, None)
+        return CronChange("added", line, None, note)
     kept = ours[0] if ours else entries[0]
-    if wanted is None:
-        wanted = _checked_schedule(kept.schedule) if ours else random_schedule()
+    if wanted is None and ours:
+        wanted = _checked_schedule(kept.schedule, refuse_never=False)
+        if sparse_warning(wanted, shortest_lifetime):
+            note = f"the schedule `{wanted}` was too sparse: {sparse_warning(wanted, shortest_lifetime)}"
+            wanted = cadence_for(shortest_lifetime, _minute_of(wanted))
+    wanted = wanted or cadence_for(shortest_lifetime)
     line = render_line(wanted, command)
     if len(entries) == 1 and ours and _is_current(kept, wanted, command):
-        return CronChange("unchanged", kept.text, kept.text)
+        return CronChange("unchanged", kept.text, kept.text, note)
     dropped = {entry.line_number for entry in entries if entry is not kept}
     _write_atomic(crontab, _edit_lines(text, {kept.line_number: line}, dropped))
-    return CronChange("updated" if ours else "replaced-legacy", line, kept.text)
+    return CronChange("updated" if ours else "replaced-legacy", line, kept.text, note)
+
+
+# --- cadence: two attempts within the last third of the shortest lifetime -----------------
+
+HOUR_STEPS = (24, 12, 8, 6, 4, 3, 2, 1)
+_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+_NAMES = {3: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+          4: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]}
+_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_HORIZON_START = date(2024, 1, 1)  # eight years from a leap year: 29 February twice
+_HORIZON_DAYS = 8 * 366
+
+
+def cadence_for(shortest_lifetime: timedelta | None, minute: int | None = None) -> str:
+    """The sparsest schedule from 05:MM that gives two attempts within a third of the lifetime.
+
+    Daily is enough down to 6-day certificates: renewal is due at 2/3 of the lifetime (or earlier by
+    the CA's window), so the two days of the last third hold two daily runs. Shorter lifetimes run
+    every 12, 8, ... hours; without a certificate on record, daily.
+    """
+    minute = (random.SystemRandom().randint(0, 59)) if minute is None else minute
+    third = _whole_minutes(shortest_lifetime or timedelta(days=90)) / 3
+    step = next((hours for hours in HOUR_STEPS if 2 * timedelta(hours=hours) <= third), 1)
+    hours = sorted((DEFAULT_HOUR + k * step) % 24 for k in range(24 // step))
+    return f"{minute:02d} {','.join(str(hour) for hour in hours)} * * *"
+
+
+def two_attempt_span(schedule: str) -> timedelta | None:
+    """The longest time the schedule takes for two runs after any moment (None: it never runs).
+
+    That is the largest t[i+2] - t[i] over consecutive run times: a renewal that becomes due just
+    after run i gets its two attempts at runs i+1 and i+2.
+    """
+    minutes, hours, days, months, weekdays = _expand(schedule)
+    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    runs: list[int] = []  # minutes since the horizon start, only where day boundaries matter
+    within = max((later - earlier for earlier, later in zip(times, times[2:])), default=0)
+    day_restricted, weekday_restricted = len(days) < 31, len(weekdays) < 7
+    for offset in range(_HORIZON_DAYS):
+        day = _HORIZON_START + timedelta(days=offset)
+        if day.month not in months:
+            continue
+        by_day, by_weekday = day.day in days, (day.isoweekday() % 7) in weekdays
+        matches = (by_day or by_weekday) if day_restricted and weekday_restricted else (by_day and by_weekday)
+        if matches:
+            edge = times if len(times) <= 4 else times[:2] + times[-2:]
+            runs.extend(offset * 1440 + minute for minute in edge)
+    if not runs:
+        return None
+    if len(runs) < 3:  # e.g. 29 February: twice in eight years
+        return timedelta(days=_HORIZON_DAYS)
+    if len(times) <= 4:  # runs holds every run
+        return timedelta(minutes=max(later - earlier for earlier, later in zip(runs, runs[2:])))
+    return timedelta(minutes=max(within, _across_days(runs)))
+
+
+def _across_days(runs: list[int]) -> int:
+    """Two-run spans across midnight, when runs holds the first two and the last two runs of each day."""
+    spans = []
+    for index in range(0, len(runs) - 4, 4):
+        _, _, late, last = runs[index:index + 4]
+        first, second = runs[index + 4:index + 6]
+        spans += [first - late, second - last]
+    return max(spans, default=0)
+
+
+def sparse_warning(schedule: str, shortest_lifetime: timedelta | None) -> str | None:
+    """Why the schedule is too sparse for the shortest lifetime on record, or None when it is not."""
+    if shortest_lifetime is None:
+        return None
+    span = two_attempt_span(schedule)
+    third = _whole_minutes(shortest_lifetime) / 3
+    if span is None or span <= third:
+        return None
+    return (f"it takes up to {_duration(span)} for two renewal attempts, more than the last third "
+            f"({_duration(third)}) of the shortest certificate lifetime on record ({_duration(shortest_lifetime)})")
+
+
+def _whole_minutes(lifetime: timedelta) -> timedelta:
+    """notAfter is inclusive: a 6-day certificate lives 6 days less a second; count it as 6 days."""
+    return timedelta(minutes=round(lifetime / timedelta(minutes=1)))
+
+
+def _duration(span: timedelta) -> str:
+    hours = round(span / timedelta(hours=1))
+    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+
+
+def _minute_of(schedule: str) -> int | None:
+    first = schedule.split()[0]
+    return int(first) if first.isdigit() and int(first) < 60 else None
+
+
+def _expand(schedule: str) -> list[set[int]]:
+    fields = _MACROS.get(schedule, schedule).split()
+    expanded = [_expand_field(text, low, high, _NAMES.get(index, [])) for index, (text, (low, high))
+                in enumerate(zip(fields, _RANGES))]
+    expanded[4] = {day % 7 for day in expanded[4]}  # 7 is Sunday too
+    return expanded
+
+
+def _expand_field(text: str, low: int, high: int, names: list[str]) -> set[int]:
+    values: set[int] = set()
+    for part in text.lower().split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            start, end = low, high
+        else:
+            first, _, last = base.partition("-")
+            start = _value(first, names, low)
+            end = _value(last, names, low) if last else (high if step else start)
+        values.update(range(start, end + 1, int(step) if step else 1))
+    return values
+
+
+def _value(text: str, names: list[str], low: int) -> int:
+    return names.index(text) + (1 if low == 1 else 0) if text in names else int(text)
 
 
 def remove(crontab: Path, remove_legacy: bool = False) -> CronChange:
@@ -211,19 +342,26 @@ def _cross_check(crontab: Path, text: str, entries: list[CronEntry]) -> None:
 # --- checking input ---------------------------------------------------------------
 
 
-def _checked_schedule(schedule: str) -> str:
-    """The schedule with its fields single-spaced, or BadInput when cron would not accept it.
+def _checked_schedule(schedule: str, refuse_never: bool = True) -> str:
+    """The schedule with its fields single-spaced, or BadInput when cron would not accept it, or
+    (refuse_never) when it would renew only at boot or never (e.g. "0 5 31 2 *", 31 February).
 
     python-crontab also accepts `daily` without its `@`, which cron does not: hence the shape check.
     """
     fields = schedule.split()
     normalized = " ".join(fields)
     shaped = len(fields) == 5 or (len(fields) == 1 and normalized.startswith("@"))
+    example = 'give five fields MIN HOUR DOM MON DOW, e.g. "00 05 * * 7" for Sundays at 05:00'
     if not (shaped and CronSlices.is_valid(normalized)):
-        raise BadInput(
-            f"{schedule!r} is not a valid cron schedule",
-            hint='give five fields MIN HOUR DOM MON DOW, e.g. "00 05 * * 7" for Sundays at 05:00',
-        )
+        raise BadInput(f"{schedule!r} is not a valid cron schedule", hint=example)
+    if refuse_never and normalized == "@reboot":
+        raise BadInput("@reboot runs the renewal only when the server starts, which may be never for months",
+                       hint=example + "; or leave out --schedule for daily at 05:MM")
+    if refuse_never and normalized.startswith("@") and normalized not in _MACROS:
+        raise BadInput(f"{schedule!r} is not a schedule cron knows", hint=example)
+    if refuse_never and two_attempt_span(normalized) is None:
+        raise BadInput(f"the schedule {schedule!r} never runs (no such day in any year)",
+                       hint=example + "; or leave out --schedule for daily at 05:MM")
     return normalized
 
 

@@ -19,11 +19,12 @@ from packaging.version import Version
 
 from .certs import CertificateInfo
 from .cron import CronStatus
+from .renewal import RenewalPlan, plan as renewal_plan
 from .dns import NameFinding, Verdict
 from .selftest import SelfTestResult, SelfTestVerdict
 from .settings import LETSENCRYPT, LETSENCRYPT_DIRECTORY
 
-CRITICAL_DAYS = 7  # a certificate with fewer days left is CRIT
+CRITICAL_DAYS = 7  # a certificate with fewer days left is CRIT (a sixth of the lifetime for short ones)
 RENEWAL_GAP = timedelta(days=8)  # renew runs daily, or weekly with the guide's schedule: longer is a gap
 APACHE_PROGRAMS = frozenset({"apache2", "httpd"})
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -77,6 +78,7 @@ class Expiry:
     warn_days: int  # days left when renewal becomes due (1/3 of the lifetime)
     not_after: datetime
     renewal_due_at: datetime
+    critical_days: int = CRITICAL_DAYS
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,16 @@ class DoctorReport:
         return sum(1 for finding in self.findings if finding.severity is severity)
 
 
-def expiry(name: str, certificate: CertificateInfo, now: datetime) -> Expiry:
-    due = certificate.renewal_due_at()
+def critical_days(certificate: CertificateInfo) -> int:
+    """Days left below which a certificate is CRIT: 7, or a sixth of the lifetime when that is less
+    (a fresh 6-day certificate is not critical; one whose two daily attempts both failed is)."""
+    return min(CRITICAL_DAYS, round(certificate.lifetime / timedelta(days=1)) // 6)
+
+
+def expiry(name: str, certificate: CertificateInfo, now: datetime, plan: RenewalPlan | None = None) -> Expiry:
+    due = (plan or renewal_plan(certificate)).due_at
     warn_days = (certificate.not_after - due) // timedelta(days=1)
-    return Expiry(name, certificate.days_left(now), warn_days, certificate.not_after, due)
+    return Expiry(name, certificate.days_left(now), warn_days, certificate.not_after, due, critical_days(certificate))
 
 
 def _date(moment: datetime) -> str:
@@ -235,6 +243,14 @@ def cron_finding(status: CronStatus, entry_runnable: bool, has_certificates: boo
     return Finding("cron", Severity.CRIT, f"{detail}: the renewal cannot start", CRON_FIX)
 
 
+def cron_cadence_finding(finding: Finding, sparse: str | None) -> Finding:
+    """A good entry whose schedule is too sparse for the shortest lifetime on record becomes a WARN."""
+    if sparse is None or finding.severity is not Severity.OK:
+        return finding
+    return Finding("cron", Severity.WARN, f"{finding.message}, but {sparse}: one failed run and the "
+                   "certificate may expire", f"{CRON_FIX} (chooses a schedule that fits)")
+
+
 # --- acme.sh ------------------------------------------------------------------------------
 
 def acme_installed_finding(script: Path, installed: bool) -> Finding:
@@ -302,34 +318,59 @@ def account_finding(ca_url: str, account_key: Path, registered: bool) -> Finding
 # --- certificates ----------------------------------------------------------------------
 
 def certificate_finding(name: str, role: str | None, certificate: CertificateInfo | None, installed: bool,
-                        now: datetime, error: str | None = None, hint: str | None = None) -> Finding:
-    """error/hint: why the certificate file could not be read."""
+                        now: datetime, error: str | None = None, hint: str | None = None,
+                        plan: RenewalPlan | None = None) -> Finding:
+    """error/hint: why the certificate file could not be read; plan: when it is due (default 2/3 of its lifetime)."""
     if error is not None:
         return Finding("certificate", Severity.UNKNOWN, error, hint, name)
     if certificate is None:
         return Finding("certificate", Severity.CRIT, f"no certificate for {name}" + (f" ({role})" if role else ""),
                        _issue_command(role), name)
-    verdict = _expiry_finding(name, certificate, now)
+    verdict = _expiry_finding(name, certificate, now, plan or renewal_plan(certificate))
     if installed or verdict.severity is not Severity.OK:
         return verdict
     return Finding("certificate", Severity.WARN, f"issued (valid until {_date(certificate.not_after)}) but not "
                    "installed into Apache", f"{_issue_command(role)} (installs it)", name)
 
 
-def _expiry_finding(name: str, certificate: CertificateInfo, now: datetime) -> Finding:
-    days, due = certificate.days_left(now), certificate.renewal_due_at()
+def _expiry_finding(name: str, certificate: CertificateInfo, now: datetime, plan: RenewalPlan) -> Finding:
+    days, due = certificate.days_left(now), plan.due_at
     renew = "ispa-cert renew; if it fails, fix what the other findings report"
     if certificate.is_expired(now):
         return Finding("certificate", Severity.CRIT, f"expired on {_date(certificate.not_after)}",
                        "ispa-cert renew --force, after fixing what the other findings report", name)
-    if days < CRITICAL_DAYS:
+    if days < critical_days(certificate):
         return Finding("certificate", Severity.CRIT, f"expires on {_date(certificate.not_after)}, in {days} days "
                        f"(renewal was due on {_date(due)})", renew, name)
-    if certificate.is_due(now):
-        return Finding("certificate", Severity.WARN, f"renewal overdue since {_date(due)} (2/3 of its lifetime); "
+    if plan.is_due(now):
+        return Finding("certificate", Severity.WARN, f"renewal overdue since {_date(due)} ({plan.rule_text}); "
                        f"expires on {_date(certificate.not_after)}, in {days} days", renew, name)
     return Finding("certificate", Severity.OK, f"valid until {_date(certificate.not_after)} ({days} days); "
                    f"renewal from {_date(due)}", subject=name)
+
+
+def renewal_info_finding(name: str, profile: str | None, certificate: CertificateInfo, plan: RenewalPlan,
+                         now: datetime) -> Finding:
+    """Profile, lifetime, the CA's window (ARI) and the chosen moment; WARN while the CA asks for early replacement."""
+    lifetime = f"profile {profile or 'the CA default'}, {lifetime_text(certificate)}"
+    info = plan.info
+    if info is None or not info.has_window:
+        return Finding("renewal-info", Severity.OK, f"{lifetime}; no ARI (the CA's renewal window is not known): "
+                       f"renewal at {_date(plan.due_at)}, 2/3 of the lifetime", subject=name)
+    window = f"the CA's window {_date(info.window_start)} to {_date(info.window_end)}"
+    if info.early(now):
+        why = f": {info.explanation_url}" if info.explanation_url else ""
+        return Finding("renewal-info", Severity.WARN, f"the CA asks for this certificate to be replaced early{why} "
+                       f"({window})", "ispa-cert renew (renews it now; cron does at its next run)", name)
+    chosen = "chosen inside the window" if plan.rule == "ari" else "2/3 of the lifetime, before the window ends"
+    return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {_date(plan.due_at)} ({chosen})",
+                   subject=name)
+
+
+def lifetime_text(certificate: CertificateInfo) -> str:
+    """90 days, 6 days, 36 hours: the certificate's lifetime in whole days when it is."""
+    hours = round(certificate.lifetime / timedelta(hours=1))
+    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
 
 
 def served_finding(name: str, port: int, on_disk: CertificateInfo | None, served: CertificateInfo | None) -> Finding:

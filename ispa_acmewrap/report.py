@@ -113,6 +113,8 @@ def issue_summary(settings, result) -> str:
     lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
     if result.cron_change is not None:
         lines.append(f"Renewal: {settings.paths.crontab} entry {result.cron_change.action}: {result.cron_change.line}")
+        if result.cron_change.note:
+            lines.append(f"(a new schedule: {result.cron_change.note})")
     served = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
     if result.installed and served:
         lines.append(f"done: {', '.join(served)} now answer over HTTPS.")
@@ -140,8 +142,8 @@ def renew_summary(settings, result) -> str:
         return f"No certificates under {settings.paths.cert_home} yet: `ispa-cert issue` gets them."
     rows = [(display_name(entry.name), entry.outcome,
              _date(entry.certificate.not_after) if entry.certificate else "-",
-             _date(entry.certificate.renewal_due_at()) if entry.certificate else "-",
-             "" if entry.outcome in ("renewed", "not due") else entry.reason)
+             _date(entry.next_renewal) if entry.certificate else "-",
+             "" if entry.outcome == "not due" else entry.reason)
             for entry in result.names]
     lines = [table(("name", "result", "expires", "next renewal", "detail"), rows)]
     renewed = [entry.name for entry in result.with_outcome("renewed")]
@@ -160,6 +162,7 @@ def renew_cron_line(result) -> str:
     """The one line `renew --cron` prints when it did (or could not do) something."""
     parts = [f"{label}: {', '.join(entry.name for entry in result.with_outcome(outcome))}"
              for outcome, label in RENEW_OUTCOME_LABELS if result.with_outcome(outcome)]
+    parts += [f"{entry.name}: {entry.reason}" for entry in result.with_outcome("renewed") if entry.reason]
     if result.not_served:
         parts.append("Apache does not serve the new certificate")
     return "ispa-cert renew: " + "; ".join(parts)
@@ -203,6 +206,10 @@ def cron_change_text(settings, change) -> str:
         "removed": f"{crontab}: removed: {change.previous}",
         "absent": f"{crontab}: there is no entry to remove",
     }
+    if change.note and change.action in ("updated", "replaced-legacy", "added") and "too sparse:" in change.note:
+        return f"{texts[change.action]}\n(a new schedule: {change.note})"
+    if change.note:
+        return f"{texts[change.action]}\nwarning: {change.note}; leave out --schedule to get one that fits"
     return texts[change.action]
 
 
@@ -245,21 +252,36 @@ def status_table(result) -> str:
     """`ispa-cert status`: one row per certificate, then a note per name that needs one."""
     if not result.rows:
         return "No certificates yet: `ispa-cert issue -a -c` gets them."
+    from .health import lifetime_text
+
     rows = []
     for row in result.rows:
-        info = row.certificate
+        info, plan = row.certificate, row.renewal
         rows.append((row.name, row.role or "-", info.issuer if info else "-", info.key_type if info else "-",
-                     _date(info.not_before) if info else "-", _date(info.not_after) if info else "-",
-                     info.days_left(result.checked_at) if info else "-",
-                     _date(info.renewal_due_at()) if info else "-", _served_text(row)))
-    headers = ("name", "role", "issuer", "key", "not before", "not after", "days left", "renewal from",
-               f"served on {result.https_port}")
-    return "\n".join([table(headers, rows), *_status_notes(result.rows)])
+                     row.profile or "default", lifetime_text(info) if info else "-",
+                     _date(info.not_after) if info else "-", info.days_left(result.checked_at) if info else "-",
+                     _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
+    headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
+               "CA's renewal window (ARI, UTC)", "renewal at", f"served on {result.https_port}")
+    return "\n".join([table(headers, rows), *_status_notes(result.rows, result.checked_at)])
 
 
-def _status_notes(rows) -> list[str]:
+def _window_text(plan) -> str:
+    if plan is None:
+        return "-"
+    if plan.info is None or not plan.info.has_window:
+        return "no ARI"
+    return f"{plan.info.window_start:%Y-%m-%d %H:%M} to {plan.info.window_end:%Y-%m-%d %H:%M}"
+
+
+def _status_notes(rows, moment) -> list[str]:
     notes = []
     for row in rows:
+        info = row.renewal.info if row.renewal else None
+        if info is not None and info.early(moment):
+            why = f": {info.explanation_url}" if info.explanation_url else ""
+            notes.append(f"WARNING {row.name}: the CA asks for this certificate to be replaced early{why}; "
+                         "`ispa-cert renew` renews it now (cron does at its next run)")
         if row.error:
             notes.append(f"{row.name}: {row.error}" + (f" ({row.hint})" if row.hint else ""))
         elif row.certificate is None:
@@ -285,8 +307,13 @@ def _status_entry(row, moment) -> dict:
         "not_before": _utc_stamp(info.not_before) if info else None,
         "not_after": _utc_stamp(info.not_after) if info else None,
         "days_left": info.days_left(moment) if info else None,
-        "renewal_due_at": _utc_stamp(info.renewal_due_at()) if info else None,
-        "renewal_due": info.is_due(moment) if info else None,
+        "renewal_due_at": _utc_stamp(row.renewal.due_at) if row.renewal else None,
+        "renewal_due": row.renewal.is_due(moment) if row.renewal else None,
+        "renewal_rule": row.renewal.rule if row.renewal else None,
+        "profile": row.profile,
+        "lifetime_days": round(info.lifetime.total_seconds() / 86400, 3) if info else None,
+        "ari": _ari_entry(row.renewal.info if row.renewal else None),
+        "early_replacement": bool(row.renewal and row.renewal.info and row.renewal.info.early(moment)),
         "expired": info.is_expired(moment) if info else None,
         "served": serving.matches if serving else None,
         "served_fingerprint_sha256": served.fingerprint_sha256 if served else None,
@@ -294,11 +321,18 @@ def _status_entry(row, moment) -> dict:
     }
 
 
+def _ari_entry(info) -> dict | None:
+    """The CA's renewal information of the certificate (null when the CA was not asked or has no ARI)."""
+    if info is None or not info.has_window:
+        return None
+    return {"window_start": _utc_stamp(info.window_start), "window_end": _utc_stamp(info.window_end),
+            "renew_at": _utc_stamp(info.renew_at), "explanation_url": info.explanation_url,
+            "checked_at": _utc_stamp(info.checked_at), "next_check": _utc_stamp(info.next_check)}
+
+
 def perfdata(expiries) -> str:
     """Days left per name, warning when renewal is due, critical under a week: 'NAME'=Nd;W:;C:"""
-    from .health import CRITICAL_DAYS
-
-    return " ".join(f"'{e.name.replace(chr(39), chr(39) * 2)}'={e.days_left}d;{e.warn_days}:;{CRITICAL_DAYS}:"
+    return " ".join(f"'{e.name.replace(chr(39), chr(39) * 2)}'={e.days_left}d;{e.warn_days}:;{e.critical_days}:"
                     for e in expiries)
 
 

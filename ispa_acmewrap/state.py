@@ -11,7 +11,10 @@ UTC, ISO 8601 with a `Z`, whole seconds:
       "issuances": [
         {"names": ["isp.example.net"], "at": "2025-03-01T05:13:00Z", "kind": "issue"}
       ],
-      "last_renewal": "2025-03-02T05:13:40Z"
+      "last_renewal": "2025-03-02T05:13:40Z",
+      "profiles": {"isp.example.net": "shortlived"},
+      "renewal_info": {"isp.example.net": {"cert_id": "…", "checked_at": "…", "next_check": "…",
+                       "window_start": "…", "window_end": "…", "explanation_url": null, "renew_at": "…"}}
     }
 
 - `roles`: the name answered for each role (admin, client, dealer); `issue` asks again
@@ -23,6 +26,10 @@ UTC, ISO 8601 with a `Z`, whole seconds:
 - `issuances`: every certificate ispa-cert obtained, `kind` one of issue, renew, reissue;
   the CA allows 5 certificates for the same set of names per 7 days.
 - `last_renewal`: when `renew` last finished successfully (null before the first time).
+- `profiles`: the certificate profile asked for each name (`issue --profile`), used again when it
+  is issued anew; renewals keep it through acme.sh's own record.
+- `renewal_info`: the CA's renewal window (ARI) per name as last read, with the moment chosen inside
+  it and when the CA may be asked again (ca.RenewalInfo); it belongs to the certificate `cert_id`.
 
 A missing file is an empty state. Functions here are pure (they take `now` and return
 a new State) apart from load_state and save_state.
@@ -37,6 +44,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .ca import RenewalInfo
 from .errors import OperationFailed, PreconditionMissing
 from .files import atomic_write, private_directory
 
@@ -65,6 +73,8 @@ class State:
     failures: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
     issuances: tuple[Issuance, ...] = ()
     last_renewal: datetime | None = None
+    profiles: Mapping[str, str] = field(default_factory=dict)
+    renewal_info: Mapping[str, RenewalInfo] = field(default_factory=dict)
 
 
 # --- roles and renewals ---------------------------------------------------------
@@ -81,6 +91,18 @@ def with_role(state: State, role: str, name: str) -> State:
 
 def record_renewal(state: State, now: datetime) -> State:
     return replace(state, last_renewal=_recorded(now))
+
+
+# --- profiles and renewal information ------------------------------------------------
+def with_profile(state: State, name: str, profile: str | None) -> State:
+    """Remember the profile asked for name (None forgets it: the CA's default)."""
+    profiles = {key: value for key, value in state.profiles.items() if key != _hostname(name)}
+    return replace(state, profiles={**profiles, **({_hostname(name): profile} if profile else {})})
+
+
+def with_renewal_info(state: State, name: str, info: RenewalInfo | None) -> State:
+    kept = {key: value for key, value in state.renewal_info.items() if key != _hostname(name)}
+    return replace(state, renewal_info={**kept, **({_hostname(name): info} if info else {})})
 
 
 # --- failure ledger (the CA's 5 failed validations per hostname and hour) -----------
@@ -172,6 +194,8 @@ def _to_json(state: State) -> dict[str, Any]:
         "failures": {name: [_timestamp(t) for t in sorted(times)] for name, times in state.failures.items()},
         "issuances": [{"names": list(i.names), "at": _timestamp(i.at), "kind": i.kind} for i in state.issuances],
         "last_renewal": _timestamp(state.last_renewal) if state.last_renewal else None,
+        "profiles": dict(state.profiles),
+        "renewal_info": {name: _renewal_info_json(info) for name, info in state.renewal_info.items()},
     }
 
 
@@ -185,7 +209,26 @@ def _from_json(document: dict[str, Any]) -> State:
         failures={name: tuple(_parse(t) for t in times) for name, times in document.get("failures", {}).items()},
         issuances=tuple(_issuance(entry) for entry in document.get("issuances", [])),
         last_renewal=_parse(last_renewal) if last_renewal else None,
+        profiles={str(name): str(profile) for name, profile in document.get("profiles", {}).items()},
+        renewal_info={str(name): _renewal_info(entry) for name, entry in document.get("renewal_info", {}).items()},
     )
+
+
+_INFO_TIMES = ("checked_at", "next_check", "window_start", "window_end", "renew_at")
+
+
+def _renewal_info_json(info: RenewalInfo) -> dict[str, Any]:
+    times = {key: _timestamp(getattr(info, key)) if getattr(info, key) else None for key in _INFO_TIMES}
+    return {"cert_id": info.cert_id, "explanation_url": info.explanation_url, **times}
+
+
+def _renewal_info(entry: dict[str, Any]) -> RenewalInfo:
+    times = {key: _parse(entry[key]) if entry.get(key) else None for key in _INFO_TIMES}
+    if times["checked_at"] is None or times["next_check"] is None:
+        raise ValueError("a renewal_info entry lacks checked_at or next_check")
+    explanation = entry.get("explanation_url")
+    return RenewalInfo(cert_id=str(entry["cert_id"]), explanation_url=str(explanation) if explanation else None,
+                       **times)
 
 
 def _issuance(entry: dict[str, Any]) -> Issuance:

@@ -26,6 +26,20 @@ from ispa_acmewrap.paths import Paths
 LOOPBACK = "127.0.0.1"
 SYSTEM_APACHE_CONFDIR = Path("/etc/apache2")
 ISPADMIN_DOCROOT = "/data/support/ispadmin/new/www"
+REPO = Path(__file__).resolve().parent.parent
+PEBBLE_DIR = REPO / ".cache" / "pebble"  # vendor/fetch-deb unpacks the pinned pebble package here
+DAY = 86400
+# Pebble's certificate profiles. An order without a profile gets one of them at random, so the
+# usual stack has one: Pebble's 5 years (nothing falls due on its own). LETSENCRYPT_PROFILES are
+# Let's Encrypt's classic (90 days; 64 days from 2027-02-10), tlsserver (45 days) and shortlived
+# (6 days), for the tests that ask for a profile each time.
+DEFAULT_PROFILES = {"default": ("5-year certificates", 5 * 365 * DAY)}
+LETSENCRYPT_PROFILES = {
+    "classic": ("90-day certificates", 90 * DAY),
+    "classic2027": ("64-day certificates, as classic from 2027-02-10", 64 * DAY),
+    "tlsserver": ("45-day certificates", 45 * DAY),
+    "shortlived": ("6-day certificates", 6 * DAY),
+}
 PORTAL_DOCROOT = "/data/support/ispadmin/portal/www"
 
 
@@ -51,6 +65,15 @@ def free_port() -> int:
 def require_program(path: str, package: str) -> None:
     if shutil.which(path) is None:
         raise StackError(f"{path} is missing: install the Debian package {package} (make install-system)")
+
+
+def pebble_program(name: str) -> str:
+    """pebble or pebble-challtestsrv of the pinned Debian package (vendor/pebble/pin.lock)."""
+    program = PEBBLE_DIR / name
+    if not os.access(program, os.X_OK):
+        raise StackError(f"{program} is missing: run `make install` (it fetches the pinned pebble package "
+                         "with vendor/fetch-deb vendor/pebble/pin.lock .cache/pebble)")
+    return str(program)
 
 
 def wait_for(check, what: str, timeout: float = 15.0, process: subprocess.Popen | None = None, log: Path | None = None):
@@ -150,15 +173,15 @@ class ChallTestSrv:
         return f"{LOOPBACK}:{self.dns_port}"
 
     def start(self) -> "ChallTestSrv":
-        require_program("pebble-challtestsrv", "pebble")
+        program = pebble_program("pebble-challtestsrv")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.dns_port = free_port()
         self.management_port = free_port()
         log = self.directory / "challtestsrv.log"
         self.process = subprocess.Popen(
-            ["pebble-challtestsrv", "-defaultIPv4", LOOPBACK, "-defaultIPv6", "",
-             "-dns01", self.dns_server, "-management", f"{LOOPBACK}:{self.management_port}",
-             "-http01", "", "-https01", "", "-tlsalpn01", ""],
+            [program, "-defaultIPv4", LOOPBACK, "-defaultIPv6", "",
+             "-dnsserver", self.dns_server, "-management", f"{LOOPBACK}:{self.management_port}",
+             "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         wait_for(lambda: self._post("clear-a", {"host": "ready.invalid."}) or True,
@@ -222,6 +245,7 @@ class Pebble:
     port: int = 0
     management_port: int = 0
     process: subprocess.Popen | None = None
+    profiles: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
 
     @property
     def directory_url(self) -> str:
@@ -232,7 +256,7 @@ class Pebble:
         return self.directory / "pebble.log"
 
     def start(self) -> "Pebble":
-        require_program("pebble", "pebble")
+        program = pebble_program("pebble")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.management_port = free_port()
@@ -246,10 +270,12 @@ class Pebble:
             "tlsPort": free_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
+            "profiles": {name: {"description": description, "validityPeriod": seconds}
+                         for name, (description, seconds) in self.profiles.items()},
         }}, indent=2))
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
         self.process = subprocess.Popen(
-            ["pebble", "-config", str(config), "-dnsserver", self.dns_server, "-strict"],
+            [program, "-config", str(config), "-dnsserver", self.dns_server, "-strict"],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )
         wait_for(lambda: self._get(self.directory_url), "Pebble", process=self.process, log=self.log)
@@ -268,6 +294,21 @@ class Pebble:
     def issuing_root(self) -> str:
         """The root Pebble signs with; it changes at every start."""
         return self._get(f"https://{LOOPBACK}:{self.management_port}/roots/0").decode()
+
+    def set_renewal_info(self, certificate_pem: str, start: str, end: str, explanation_url: str | None = None) -> None:
+        """Move a certificate's ARI window (management API), e.g. into the past as in an incident."""
+        window = {"suggestedWindow": {"start": start, "end": end},
+                  **({"explanationURL": explanation_url} if explanation_url else {})}
+        body = json.dumps({"Certificate": certificate_pem, "ARIResponse": json.dumps(window)}).encode()
+        context = ssl.create_default_context(cafile=str(self.api_ca.ca_cert))
+        request = urllib.request.Request(f"https://{LOOPBACK}:{self.management_port}/set-renewal-info/",
+                                         data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            response.read()
+
+    def replacements(self) -> list[str]:
+        """Pebble's log lines saying an order named its predecessor (ARI `replaces`)."""
+        return [line for line in self.log.read_text(errors="replace").splitlines() if "is a replacement of" in line]
 
     def validation_attempts(self, name: str) -> int:
         """How many HTTP-01 validations Pebble attempted for a name (from its log)."""
@@ -429,7 +470,8 @@ class Stack:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def start(cls, root: Path | None = None) -> "Stack":
+    def start(cls, root: Path | None = None, profiles: dict[str, tuple[str, int]] | None = None) -> "Stack":
+        """profiles: Pebble's certificate profiles, name -> (description, seconds); default DEFAULT_PROFILES."""
         root = root or make_sandbox()
         work = root / "stack"
         paths = Paths.from_root(root)
@@ -441,7 +483,8 @@ class Stack:
             apache = SandboxApache(paths).create()
             apache.start()
             started.append(apache)
-            pebble = Pebble(work / "pebble", apache.http_port, dns.dns_server, api_ca).start()
+            pebble = Pebble(work / "pebble", apache.http_port, dns.dns_server, api_ca,
+                            profiles=dict(profiles or DEFAULT_PROFILES)).start()
             started.append(pebble)
             pebble_root_file = work / "pebble-root.pem"
             pebble_root_file.write_text(pebble.issuing_root())

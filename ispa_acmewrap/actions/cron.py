@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .. import cron as crontab
 from ..settings import Settings
-from .common import require_root
+from .common import require_root, shortest_lifetime
 from .issue import default_cron_command
 
 
@@ -20,7 +20,7 @@ class CronView:
 
 def install(settings: Settings, schedule: str | None) -> crontab.CronChange:
     require_root()
-    return crontab.install(settings.paths.crontab, default_cron_command(settings), schedule)
+    return crontab.install(settings.paths.crontab, default_cron_command(settings), schedule, shortest_lifetime(settings))
 
 
 def remove(settings: Settings, legacy: bool) -> crontab.CronChange:

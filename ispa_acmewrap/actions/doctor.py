@@ -44,7 +44,7 @@ def run(settings: Settings, options: DoctorOptions) -> DoctorReport:
     moment = now()
     record, state_error = _state(settings)
     names = _selected(known_names(settings, record), [normalize_name(name) for name in options.names], record)
-    rows = certificate_rows(settings, names)
+    rows = certificate_rows(settings, names, record)
     online = not options.offline
     groups: dict[str, Callable[[], list[Finding]]] = {
         "apache": lambda: apache_findings(settings),
@@ -55,13 +55,15 @@ def run(settings: Settings, options: DoctorOptions) -> DoctorReport:
         "acme": lambda: acme_findings(settings, rows),
         **({"dns": lambda: network_findings(settings, [row.name for row in rows])} if online else {}),
         "certificate": lambda: certificate_findings(rows, moment),
+        "renewal-info": lambda: [health.renewal_info_finding(row.name, row.profile, row.certificate, row.renewal, moment)
+                                 for row in rows if row.certificate and row.renewal],
         **({"served": lambda: served_findings(settings, rows)} if online else {}),
     }
     failed = set() if options.names else set(record.failures)
     limits = rate_limits(record, {row.name for row in rows} | failed, moment)
     findings = [health.state_finding(*state_error, len(names)), *_gather(groups),
                 *health.rate_limit_findings(limits), _renewal(record, rows, moment)]
-    expiries = tuple(health.expiry(row.name, row.certificate, moment) for row in rows if row.certificate)
+    expiries = tuple(health.expiry(row.name, row.certificate, moment, row.renewal) for row in rows if row.certificate)
     return DoctorReport(tuple(findings), expiries, tuple(limits), record.last_renewal, moment,
                         options.offline, () if online else NETWORK_CHECKS)
 
@@ -157,7 +159,11 @@ def _cron(settings: Settings, rows: list[CertificateRow]) -> Finding:
     status = cron.entry_status(settings.paths.crontab, default_cron_command(settings))
     program = status.entry.command.split()[0] if status.entry else ""
     runnable = os.path.isfile(program) and os.access(program, os.X_OK)
-    return health.cron_finding(status, runnable, any(row.certificate for row in rows))
+    finding = health.cron_finding(status, runnable, any(row.certificate for row in rows))
+    lifetimes = [row.certificate.lifetime for row in rows if row.certificate]
+    sparse = cron.sparse_warning(status.entry.schedule, min(lifetimes)) \
+        if status.entry is not None and not status.entry.legacy and lifetimes else None
+    return health.cron_cadence_finding(finding, sparse)
 
 
 def acme_findings(settings: Settings, rows: list[CertificateRow]) -> list[Finding]:
@@ -197,7 +203,8 @@ def network_findings(settings: Settings, names: list[str]) -> list[Finding]:
 # --- certificates, failures, renewals ------------------------------------------------------------
 
 def certificate_findings(rows: list[CertificateRow], moment: datetime) -> list[Finding]:
-    return [health.certificate_finding(row.name, row.role, row.certificate, row.installed, moment, row.error, row.hint)
+    return [health.certificate_finding(row.name, row.role, row.certificate, row.installed, moment, row.error, row.hint,
+                                       row.renewal)
             for row in rows]
 
 
@@ -217,7 +224,7 @@ def rate_limits(record: State, names: set[str], moment: datetime) -> list[RateLi
 
 
 def _renewal(record: State, rows: list[CertificateRow], moment: datetime) -> Finding:
-    overdue = {row.name: row.certificate.renewal_due_at() for row in rows
-               if row.certificate and row.certificate.is_due(moment)}
+    overdue = {row.name: row.renewal.due_at for row in rows
+               if row.certificate and row.renewal and row.renewal.is_due(moment)}
     last_issue = max((issuance.at for issuance in record.issuances), default=None)
     return health.renewal_finding(record.last_renewal, last_issue, overdue, moment)

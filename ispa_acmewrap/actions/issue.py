@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import acme, apache, cron, dns, runner, selftest, state as state_store, transaction, verify
+from .. import acme, apache, ca, cron, dns, runner, selftest, state as state_store, transaction, verify
 from ..apache import SslSite, VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import BadInput, OperationFailed, PreconditionMissing, RateLimited
@@ -21,8 +21,8 @@ from ..names import ROLE_TITLES, ROLES, normalize_name
 from ..report import Console, table
 from ..settings import Settings
 from ..state import State
-from .common import (failure_outcome, now, record_outcome, require_apache, require_root, run_acme_apache,
-                     virtual_hosts)
+from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, require_apache, require_root,
+                     run_acme_apache, shortest_lifetime, virtual_hosts)
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class IssueOptions:
     cron_command: str | None = None
     issuance_kind: str = "issue"  # "reissue" when repair issues again
     redirect: bool | None = None  # None: keep what the generated include does now
+    profile: str | None = None  # the CA's certificate profile (None: the one remembered, else the CA's default)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,38 @@ def _name_for_role(role: str, given: str | None, remembered: str | None, console
             return normalize_name(answer)
         except BadInput as error:
             console.say(f"  {error.message}. Please try again.")
+
+
+# --- 1b. the certificate profile ---------------------------------------------------------
+
+def check_profile(settings: Settings, profile: str | None) -> None:
+    """Refuse a profile the CA's directory does not offer (meta.profiles), naming the ones it does."""
+    if profile is None:
+        return
+    from ..health import directory_url
+
+    url = directory_url(settings.acme_server)
+    try:
+        offered = ca.profiles(ca.directory(url, settings.ca_bundle))
+    except ca.CaUnavailable as error:
+        raise PreconditionMissing(f"cannot check --profile {profile}: the CA's directory was not read ({error})",
+                                  hint="check the network connection to the CA, or leave out --profile") from error
+    if not offered:
+        raise BadInput(f"the CA {url} offers no certificate profiles; --profile {profile} cannot be used",
+                       hint="leave out --profile: the CA issues its default certificate")
+    if profile not in offered:
+        listing = "; ".join(f"{name} ({text})" if text else name for name, text in offered.items())
+        raise BadInput(f"the CA {url} offers no profile {profile!r}; it offers: {listing}",
+                       hint=f"choose one of them with --profile NAME, e.g. --profile {next(iter(offered))}")
+
+
+def profile_for(options: IssueOptions, record: State, name: str) -> str | None:
+    return options.profile or record.profiles.get(name)
+
+
+def profile_changes(options: IssueOptions, record: State, name: str) -> bool:
+    """A different profile than the current certificate's needs a new certificate (forced)."""
+    return options.profile is not None and options.profile != record.profiles.get(name)
 
 
 # --- 2. DNS ----------------------------------------------------------------------------
@@ -249,10 +282,13 @@ def guard_rate_limits(settings: Settings, record: State, names: list[str]) -> No
                 hint=f"fix the cause (ispa-cert doctor), then try again after {until:%H:%M} UTC")
 
 
-def issue_one(settings: Settings, console: Console, name: str, force: bool) -> tuple[str, str]:
+def issue_one(settings: Settings, console: Console, name: str, force: bool,
+              profile: str | None = None) -> tuple[str, str]:
     """Run acme.sh --issue for one name. Returns (outcome, reason)."""
-    console.step(f"Requesting a certificate for {name} from {settings.acme_server}")
-    command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force)
+    asked = f" (profile {profile})" if profile else ""
+    console.step(f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
+    command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force,
+                                 profile=profile)
     code, failure = run_acme_apache(settings, console, command, ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED))
     if failure is not None:
         return failure_outcome(failure)
@@ -307,6 +343,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     record = state_store.load_state(paths.state_file)
     chosen = choose_names(options, record, console)
     require_apache(settings)
+    check_profile(settings, options.profile)
     names = list(chosen.values())
     addresses = check_dns(settings, console, names, options.skip_dns_check)
     ensure_installed(settings, console, options.email)
@@ -323,7 +360,10 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         if name in failed:
             result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
             continue
-        outcome, reason = issue_one(settings, console, name, options.force)
+        force = options.force or profile_changes(options, record, name)
+        outcome, reason = issue_one(settings, console, name, force, profile_for(options, record, name))
+        if outcome == "issued":
+            record = state_store.with_profile(record, name, profile_for(options, record, name))
         record = record_outcome(settings, record, name, outcome, options.issuance_kind)
         result.names.append(IssuedName(role, name, outcome, reason=reason))
 
@@ -334,10 +374,22 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         result.installed = True
     elif temp_created:
         remove_temp_site(settings, console)
+    record = renewal_windows(settings, record, ready)
     if ready and options.install_cron:
-        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings))
+        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings),
+                                          shortest_lifetime=shortest_lifetime(settings))
     result.names = [_with_certificate(settings, entry) for entry in result.names]
     return result
+
+
+def renewal_windows(settings: Settings, record: State, names: list[str]) -> State:
+    """Read the CA's renewal window (ARI) of the new certificates, so status shows it at once."""
+    for name in names:
+        live = settings.paths.live(name).cert
+        certificate = read_certificate(live) if live.exists() else None
+        record = refresh_renewal_info(settings, record, name, certificate, now())
+    state_store.save_state(settings.paths.state_file, record)
+    return record
 
 
 def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:

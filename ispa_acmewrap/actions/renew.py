@@ -1,11 +1,14 @@
-"""`ispa-cert renew`: renew the certificates that are due, each by its own lifetime.
+"""`ispa-cert renew`: renew the certificates that are due, as the CA and their lifetime say.
 
-A certificate is due once 2/3 of its lifetime has passed (certs.CertificateInfo.is_due):
-the installed copy decides (live/NAME/cert.pem, else acme.sh's NAME_ecc/NAME.cer).
-Due names are renewed with acme.sh `--renew --force` one by one, so acme.sh's own
-fixed day count never decides. A hostname with 5 failed validations in the last hour
-is not sent to the CA. After renewing, acme.sh's reloadcmd has reloaded Apache; the
-tool then checks that Apache serves the new certificates.
+The installed copy decides (live/NAME/cert.pem, else acme.sh's NAME_ecc/NAME.cer). First the
+CA's renewal information (ARI) is read for each certificate whose Retry-After has passed
+(common.refresh_renewal_info); then renewal.plan says when each is due: at the moment chosen
+inside the CA's window, else at 2/3 of its lifetime, never later. Due names are renewed with
+acme.sh `--renew --force` one by one: `--renew` sends ARI's `replaces` (the CA then exempts the
+order from its rate limits), `--force` keeps acme.sh's own day count from deciding. A hostname
+with 5 failed validations in the last hour is not sent to the CA. After renewing, acme.sh's
+reloadcmd has reloaded Apache; the tool then checks that Apache serves the new certificates,
+and reads the new certificate's window.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import acme, state as state_store, verify
+from .. import acme, renewal, state as state_store, verify
+from ..ca import RenewalInfo
 from ..certs import CertificateInfo, read_certificate
 from ..errors import OperationFailed, PreconditionMissing, RateLimited
 from ..report import Console
 from ..settings import Settings
 from ..state import State
-from .common import failure_outcome, now, record_outcome, require_root, run_acme_apache
+from .common import failure_outcome, now, record_outcome, refresh_renewal_info, require_root, run_acme_apache
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ class Decision:
     certificate: CertificateInfo | None
     due: bool
     reason: str
+    due_at: datetime | None = None  # when it is (or was) due by the CA's window or its lifetime
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class RenewedName:
     outcome: str  # "renewed", "not due", "failed", "rate-limited" (by the CA) or "blocked" (by us)
     certificate: CertificateInfo | None  # the installed one after this run
     reason: str = ""
+    next_renewal: datetime | None = None  # of the installed certificate, as renewal.plan says
 
 
 @dataclass(frozen=True)
@@ -67,16 +73,30 @@ class RenewResult:
 
 # --- the policy (pure) -----------------------------------------------------------------
 
-def decide(name: str, certificate: CertificateInfo | None, moment: datetime, force: bool) -> Decision:
-    """Due when 2/3 of the certificate's lifetime has passed, or when forced, or unreadable."""
+def decide(name: str, certificate: CertificateInfo | None, moment: datetime, force: bool,
+           info: RenewalInfo | None = None) -> Decision:
+    """Due when renewal.plan's moment has passed (ARI window, else 2/3 of the lifetime), when forced,
+    or when the certificate is unreadable. The reason names the rule and the CA's explanation."""
     if certificate is None:
         return Decision(name, None, True, "no readable certificate")
-    due_at = certificate.renewal_due_at()
     if force:
         return Decision(name, certificate, True, "forced (--force)")
-    if certificate.is_due(moment):
-        return Decision(name, certificate, True, f"due since {due_at:%Y-%m-%d %H:%M} UTC")
-    return Decision(name, certificate, False, f"next renewal {due_at:%Y-%m-%d %H:%M} UTC")
+    scheduled = renewal.plan(certificate, info)
+    explained = early_renewal_note(scheduled.info, moment)
+    if scheduled.is_due(moment):
+        return Decision(name, certificate, True,
+                        f"due since {scheduled.due_at:%Y-%m-%d %H:%M} UTC ({scheduled.rule_text}){explained}",
+                        scheduled.due_at)
+    return Decision(name, certificate, False, f"next renewal {scheduled.due_at:%Y-%m-%d %H:%M} UTC",
+                    scheduled.due_at)
+
+
+def early_renewal_note(info: RenewalInfo | None, moment: datetime, done: bool = False) -> str:
+    """"; the CA asks (asked, once done) for early replacement: URL", or "" when it does not."""
+    if info is None or not info.early(moment):
+        return ""
+    verb = "asked" if done else "asks"
+    return f"; the CA {verb} for early replacement" + (f": {info.explanation_url}" if info.explanation_url else "")
 
 
 def blocked_message(name: str, until: datetime) -> str:
@@ -98,9 +118,16 @@ def installed_certificate(settings: Settings, name: str) -> CertificateInfo | No
     return None
 
 
-def decisions(settings: Settings, moment: datetime, force: bool) -> list[Decision]:
-    return [decide(name, installed_certificate(settings, name), moment, force)
+def decisions(settings: Settings, record: State, moment: datetime, force: bool) -> list[Decision]:
+    return [decide(name, installed_certificate(settings, name), moment, force, record.renewal_info.get(name))
             for name in acme.issued_names(settings.paths)]
+
+
+def refreshed(settings: Settings, record: State, moment: datetime) -> State:
+    """The state with every certificate's renewal information read again where Retry-After allows."""
+    for name in acme.issued_names(settings.paths):
+        record = refresh_renewal_info(settings, record, name, installed_certificate(settings, name), moment)
+    return record
 
 
 # --- renewing ------------------------------------------------------------------------------
@@ -118,14 +145,23 @@ def _attempt(settings: Settings, console: Console, record: State, decision: Deci
         return record, _not_due(decision)
     until = state_store.blocked_until(record, name, now())
     if until is not None:
-        return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until))
+        return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until),
+                                   decision.due_at)
     outcome, reason = renew_one(settings, console, name)
     record = record_outcome(settings, record, name, outcome, "renew")
-    return record, RenewedName(name, outcome, installed_certificate(settings, name), reason)
+    certificate = installed_certificate(settings, name)
+    if outcome != "renewed":
+        return record, RenewedName(name, outcome, certificate, reason, decision.due_at)
+    early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now(),
+                               done=True) if decision.certificate else ""
+    record = refresh_renewal_info(settings, record, name, certificate, now())
+    state_store.save_state(settings.paths.state_file, record)
+    next_renewal = renewal.plan(certificate, record.renewal_info.get(name)).due_at if certificate else None
+    return record, RenewedName(name, outcome, certificate, early.removeprefix("; "), next_renewal)
 
 
 def _not_due(decision: Decision) -> RenewedName:
-    return RenewedName(decision.name, "not due", decision.certificate, decision.reason)
+    return RenewedName(decision.name, "not due", decision.certificate, decision.reason, decision.due_at)
 
 
 def check_served(settings: Settings, names: list[str]) -> str:
@@ -142,14 +178,19 @@ def check_served(settings: Settings, names: list[str]) -> str:
 
 def run(settings: Settings, console: Console, options: RenewOptions) -> RenewResult:
     require_root()
-    plan = decisions(settings, now(), options.force)
+    record = state_store.load_state(settings.paths.state_file)
+    if not options.force:
+        known = record
+        record = refreshed(settings, record, now())
+        if record != known:
+            state_store.save_state(settings.paths.state_file, record)
+    plan = decisions(settings, record, now(), options.force)
     if not any(decision.due for decision in plan):
         return _finish(settings, RenewResult(tuple(_not_due(decision) for decision in plan)))
     if not settings.paths.acme_script.exists():
         raise PreconditionMissing(f"acme.sh is not installed in {settings.paths.acme_home}",
                                   hint="`ispa-cert install` installs it again (keeps the account); "
                                        "`ispa-cert repair` if that does not help")
-    record = state_store.load_state(settings.paths.state_file)
     outcomes = []
     for decision in plan:
         record, entry = _attempt(settings, console, record, decision)

@@ -2,6 +2,8 @@
 
 One row per name on record (state.json roles) or held by acme.sh. The certificate read is
 the copy Apache uses (live/NAME/cert.pem), or acme.sh's own when it was never installed.
+Its profile and renewal window (ARI) are what state.json holds from the last issue or renew:
+status does not ask the CA (it changes nothing, and a moment chosen for show would not be kept).
 Whether Apache serves it is asked over the network (TLS with SNI on the HTTPS port), not
 assumed. Reading changes nothing and takes no lock.
 """
@@ -12,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from .. import acme, verify
+from .. import acme, renewal, verify
 from ..certs import CertificateInfo, read_certificate
 from ..errors import OperationFailed
 from ..names import ROLES
@@ -33,6 +35,8 @@ class CertificateRow:
     error: str | None = None  # why the file could not be read
     hint: str | None = None
     serving: verify.Serving | None = None
+    profile: str | None = None  # the profile asked for (issue --profile), None for the CA's default
+    renewal: renewal.RenewalPlan | None = None  # when it is due: the CA's window (ARI) or 2/3 of the lifetime
 
 
 @dataclass(frozen=True)
@@ -49,25 +53,29 @@ def known_names(settings: Settings, record: State) -> list[tuple[str, str | None
     return on_record + [(name, None) for name in acme.issued_names(settings.paths) if name not in recorded]
 
 
-def read_row(settings: Settings, name: str, role: str | None) -> CertificateRow:
+def read_row(settings: Settings, name: str, role: str | None, record: State | None = None) -> CertificateRow:
     live = settings.paths.live(name).cert
     installed = live.exists()
     file = live if installed else acme.certificate_file(settings.paths, name)
+    profile = record.profiles.get(name) if record else None
     if not file.exists():
-        return CertificateRow(name, role, None, False, None)
+        return CertificateRow(name, role, None, False, None, profile=profile)
     try:
-        return CertificateRow(name, role, file, installed, read_certificate(file))
+        certificate = read_certificate(file)
     except OperationFailed as error:
-        return CertificateRow(name, role, file, installed, None, error.message, error.hint)
+        return CertificateRow(name, role, file, installed, None, error.message, error.hint, profile=profile)
+    plan = renewal.plan(certificate, record.renewal_info.get(name) if record else None)
+    return CertificateRow(name, role, file, installed, certificate, profile=profile, renewal=plan)
 
 
-def certificate_rows(settings: Settings, names: list[tuple[str, str | None]]) -> list[CertificateRow]:
-    return [read_row(settings, name, role) for name, role in names]
+def certificate_rows(settings: Settings, names: list[tuple[str, str | None]],
+                     record: State | None = None) -> list[CertificateRow]:
+    return [read_row(settings, name, role, record) for name, role in names]
 
 
 def run(settings: Settings) -> StatusResult:
     """Every certificate, with whether Apache serves it (asked over the network)."""
     record = load_state(settings.paths.state_file)
-    rows = certificate_rows(settings, known_names(settings, record))
+    rows = certificate_rows(settings, known_names(settings, record), record)
     asked = [replace(row, serving=verify.check(settings, row.name)) for row in rows]
     return StatusResult(tuple(asked), now(), settings.https_port)

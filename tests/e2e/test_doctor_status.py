@@ -145,7 +145,8 @@ def test_status_matches_openssl_on_the_same_files(issued):
         row = rows[name]
         assert set(row) == {"name", "role", "file", "installed", "issuer", "key_type", "serial",
                             "fingerprint_sha256", "not_before", "not_after", "days_left", "renewal_due_at",
-                            "renewal_due", "expired", "served", "served_fingerprint_sha256", "error"}
+                            "renewal_due", "expired", "served", "served_fingerprint_sha256", "error",
+                            "renewal_rule", "profile", "lifetime_days", "ari", "early_replacement"}
         facts = openssl_facts(issued.paths.live(name).cert)
         not_before, not_after = openssl_time(facts["notBefore"]), openssl_time(facts["notAfter"])
         assert row["file"] == str(issued.paths.live(name).cert) and row["installed"] is True
@@ -154,8 +155,9 @@ def test_status_matches_openssl_on_the_same_files(issued):
         assert iso(row["not_before"]) == not_before and iso(row["not_after"]) == not_after
         assert facts["issuer"].endswith(f"CN = {row['issuer']}") and row["issuer"].startswith("Pebble")
         assert abs(row["days_left"] - (not_after - iso(document["checked_at"])).days) <= 1
-        due = not_before + (not_after - not_before) * 2 / 3
-        assert abs(iso(row["renewal_due_at"]) - due) <= timedelta(seconds=1)
+        due = not_before + (not_after - not_before) * 2 / 3  # the moment in Pebble's window is never later
+        assert due - timedelta(days=1, seconds=1) <= iso(row["renewal_due_at"]) <= due + timedelta(seconds=1)
+        assert row["renewal_rule"] == "ari" and row["ari"]["renew_at"] == row["renewal_due_at"]
         assert (row["renewal_due"], row["expired"], row["error"]) == (False, False, None)
         assert row["served"] is True and row["served_fingerprint_sha256"] == row["fingerprint_sha256"]
 

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from ispa_acmewrap.paths import Paths
-from tests.conftest import ToolRunner
+from tests.conftest import REPO, ToolRunner
+from tests.e2e.support import ADMIN, account_keys, serial_on_disk, serial_served
 
 pytestmark = pytest.mark.e2e
 
@@ -75,3 +76,35 @@ def test_nothing_installed_gets_the_vendored_one(sandbox_paths, sandbox_root):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"acme.sh {VENDORED} installed from vendor/" in result.stdout
     assert sandbox_paths.acme_script.exists()
+
+
+OLD_ACME = REPO / ".cache" / "acme.sh-3.1.1"  # tests/pins/acme.sh-3.1.1.lock, fetched by make install
+
+
+def test_an_installation_issued_with_3_1_1_is_upgraded_keeping_account_and_certificate(stack):
+    """The first version of ispa-cert shipped acme.sh 3.1.1: issue with it, upgrade, renew with replaces."""
+    assert (OLD_ACME / "acme.sh").exists(), f"{OLD_ACME} is missing: run `make install`"
+    old = ToolRunner({**stack.tool_env(), "ISPA_VENDOR_DIR": str(OLD_ACME)})
+    issued = old("issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes")
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    assert "VER=3.1.1\n" in stack.paths.acme_script.read_text()
+    accounts, serial = account_keys(stack.paths), serial_on_disk(stack.paths, ADMIN)
+    domain_conf = (stack.paths.cert_home / f"{ADMIN}_ecc" / f"{ADMIN}.conf").read_text()
+
+    tool = ToolRunner(stack.tool_env())
+    result = tool("upgrade")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"acme.sh upgraded from 3.1.1 to {VENDORED}; the account and certificates are kept." in result.stdout
+    assert f"VER={VENDORED}\n" in stack.paths.acme_script.read_text()
+    assert account_keys(stack.paths) == accounts and serial_on_disk(stack.paths, ADMIN) == serial
+    assert (stack.paths.cert_home / f"{ADMIN}_ecc" / f"{ADMIN}.conf").read_text() == domain_conf
+    replacements = len(stack.pebble.replacements())
+
+    renewed = tool("renew", "--force")  # 3.1.5 renews what 3.1.1 issued, on the same account, naming it
+
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert serial_on_disk(stack.paths, ADMIN) != serial
+    assert serial_served(stack, ADMIN) == serial_on_disk(stack.paths, ADMIN)
+    assert account_keys(stack.paths) == accounts
+    assert len(stack.pebble.replacements()) == replacements + 1

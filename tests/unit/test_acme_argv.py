@@ -67,3 +67,13 @@ def test_failure_explanations():
     failure = acme.explain_failure("[x] a.example.net: Verify error: Get ", log)
     assert failure.validation_failed and not failure.rate_limited
     assert failure.detail == 'Get "http://a.example.net/": connection refused'
+
+
+def test_a_profile_is_asked_with_cert_profile_and_only_when_given(tmp_path):
+    from ispa_acmewrap import acme
+    from ispa_acmewrap.paths import Paths
+
+    paths = Paths.from_root(tmp_path)
+    argv = acme.issue_command(paths, "isp.example.net", "letsencrypt", profile="shortlived")
+    assert argv[argv.index("--cert-profile") + 1] == "shortlived"
+    assert "--cert-profile" not in acme.issue_command(paths, "isp.example.net", "letsencrypt")

@@ -380,3 +380,70 @@ def test_entry_status_states(tmp_path: Path, executable: Path) -> None:
     assert cron.entry_status(crontab, command).state == "not-executable"
     executable.unlink()
     assert cron.entry_status(crontab, command).state == "not-executable"
+
+
+# --- cadence: refuse schedules that never run, two attempts within the last third -----------------
+
+from datetime import timedelta  # noqa: E402
+
+from ispa_acmewrap import health  # noqa: E402
+
+DAYS = timedelta(days=1)
+
+
+@pytest.mark.parametrize("schedule, said", [("@reboot", "only when the server starts"),
+                                            ("0 5 31 2 *", "never runs"), ("0 5 30 2 *", "never runs"),
+                                            ("0 5 31 4,6,9,11 *", "never runs")])
+def test_schedules_that_never_run_or_only_at_boot_are_refused_untouched(tmp_path: Path, schedule: str, said: str):
+    crontab = tmp_path / "crontab"
+    crontab.write_text("SHELL=/bin/sh\n")
+    with pytest.raises(BadInput) as refused:
+        cron.install(crontab, "/usr/local/bin/ispa-cert renew --cron", schedule)
+    assert said in refused.value.message
+    assert crontab.read_text() == "SHELL=/bin/sh\n"
+
+
+@pytest.mark.parametrize("schedule, span", [
+    ("07 5 * * *", 2 * DAYS), ("00 05 * * 7", 14 * DAYS), ("@weekly", 14 * DAYS), ("0 5,17 * * *", DAYS),
+    ("*/5 * * * *", timedelta(minutes=10)), ("0 */8 * * *", timedelta(hours=16)),
+    ("0 0-23 * * 1-5", timedelta(days=2, hours=2)), ("0 5 1 * *", 62 * DAYS), ("0 5 29 2 *", 8 * 366 * DAYS),
+])
+def test_two_attempt_span(schedule: str, span: timedelta):
+    assert cron.two_attempt_span(schedule) == span
+
+
+@pytest.mark.parametrize("days, hours", [(90, "5"), (45, "5"), (6, "5"), (3, "5,17"), (2, "5,13,21"),
+                                         (1, "1,5,9,13,17,21")])
+def test_the_chosen_cadence_gives_two_attempts_in_the_last_third(days: float, hours: str):
+    schedule = cron.cadence_for(timedelta(days=days), 7)
+    assert schedule == f"07 {hours} * * *"
+    assert cron.two_attempt_span(schedule) <= timedelta(days=days) / 3
+    assert cron.sparse_warning(schedule, timedelta(days=days)) is None
+    assert cron.cadence_for(timedelta(days=days, seconds=-1), 7) == schedule  # notAfter is inclusive
+
+
+def test_the_guides_weekly_run_is_fine_down_to_45_days_but_not_for_6():
+    assert cron.sparse_warning("00 05 * * 7", 90 * DAYS) is None
+    assert cron.sparse_warning("00 05 * * 7", 45 * DAYS) is None  # 14 days for two runs, a third is 15
+    assert cron.sparse_warning("00 05 * * 7", 6 * DAYS) == (
+        "it takes up to 14 days for two renewal attempts, more than the last third (2 days) of the "
+        "shortest certificate lifetime on record (6 days)")
+
+
+def test_a_given_sparse_schedule_is_kept_with_a_warning_and_an_old_one_is_tightened(tmp_path: Path):
+    crontab = tmp_path / "crontab"
+    command = "/usr/local/bin/ispa-cert renew --cron"
+    given = cron.install(crontab, command, "00 05 * * 7", shortest_lifetime=6 * DAYS)
+    assert given.line.startswith("00 05 * * 7 ") and "more than the last third (2 days)" in given.note
+    tightened = cron.install(crontab, command, shortest_lifetime=6 * DAYS)
+    assert tightened.action == "updated" and tightened.line.startswith("00 5 * * * root ")
+    assert "was too sparse" in tightened.note
+    kept = cron.install(crontab, command, shortest_lifetime=6 * DAYS)
+    assert kept.action == "unchanged" and kept.note is None
+
+
+def test_doctor_warns_when_the_entry_is_too_sparse():
+    ok = health.Finding("cron", health.Severity.OK, "/etc/crontab line 3 runs `x` at `00 05 * * 7`")
+    warned = health.cron_cadence_finding(ok, cron.sparse_warning("00 05 * * 7", 6 * DAYS))
+    assert warned.severity is health.Severity.WARN and "ispa-cert cron install" in warned.fix
+    assert health.cron_cadence_finding(ok, cron.sparse_warning("00 05 * * 7", 90 * DAYS)) is ok

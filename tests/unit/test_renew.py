@@ -55,7 +55,7 @@ def test_due_exactly_when_two_thirds_of_the_lifetime_have_passed(lifetime, due_a
     assert not renew.decide(NAME, certificate, ISSUED + due_after - SECOND, force=False).due
     decision = renew.decide(NAME, certificate, ISSUED + due_after, force=False)
     assert decision.due
-    assert decision.reason == f"due since {ISSUED + due_after:%Y-%m-%d %H:%M} UTC"
+    assert decision.reason == f"due since {ISSUED + due_after:%Y-%m-%d %H:%M} UTC (2/3 of its lifetime)"
 
 
 def test_a_fixed_sixty_day_rule_would_be_late_for_short_lifetimes():
@@ -100,7 +100,7 @@ def put_live_certificate(settings: Settings, name: str, pem: bytes) -> None:
 def test_the_live_certificate_decides_before_acme_shs_copy(settings):
     put_acme_certificate(settings, NAME, pem_certificate(NAME, ISSUED, timedelta(days=90)))
     put_live_certificate(settings, NAME, pem_certificate(NAME, ISSUED - timedelta(days=80), timedelta(days=90)))
-    plan = renew.decisions(settings, ISSUED + timedelta(days=1), force=False)
+    plan = renew.decisions(settings, state_store.State(), ISSUED + timedelta(days=1), force=False)
     assert [(decision.name, decision.due) for decision in plan] == [(NAME, True)]
     assert plan[0].certificate.path == settings.paths.live(NAME).cert
 
@@ -116,7 +116,7 @@ def test_acme_shs_copy_when_nothing_is_installed_or_the_live_copy_is_broken(sett
 
 def test_only_names_acme_sh_holds_are_considered(settings):
     put_live_certificate(settings, "other.example.net", pem_certificate("other.example.net", ISSUED, timedelta(days=90)))
-    assert renew.decisions(settings, ISSUED, force=True) == []
+    assert renew.decisions(settings, state_store.State(), ISSUED, force=True) == []
 
 
 # --- the run: guard, recording, no CA contact when blocked -------------------------------------
@@ -227,7 +227,8 @@ def test_cron_line_is_one_line_naming_each_outcome():
 
 def test_summary_shows_the_next_renewal_date_per_certificate(settings):
     certificate = info(timedelta(days=90))
-    result = renew.RenewResult((renew.RenewedName(NAME, "not due", certificate, "next renewal …"),))
+    result = renew.RenewResult((renew.RenewedName(NAME, "not due", certificate, "next renewal …",
+                                                  certificate.renewal_due_at()),))
     summary = report.renew_summary(settings, result)
     assert "next renewal" in summary
     assert "2026-04-30 05:00 UTC" in summary and "2026-05-30 05:00 UTC" in summary

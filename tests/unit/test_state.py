@@ -86,6 +86,8 @@ def test_documented_json_layout(tmp_path: Path) -> None:
         "failures": {NAME: ["2026-03-01T12:00:00Z"]},
         "issuances": [{"names": [NAME, "www." + NAME], "at": "2026-03-01T12:00:00Z", "kind": "renew"}],
         "last_renewal": "2026-03-01T12:00:00Z",
+        "profiles": {},
+        "renewal_info": {},
     }
 
 
