@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -525,9 +526,24 @@ def doctor(
     def body() -> int:
         from .actions.doctor import DoctorOptions
 
-        return _doctor_outcome(settings, DoctorOptions(names=tuple(name or ()), offline=offline), json_output)
+        with _quiet_commands(settings.verbose):
+            return _doctor_outcome(settings, DoctorOptions(names=tuple(name or ()), offline=offline), json_output)
 
     _execute(settings, body, recover=False)
+
+
+@contextmanager
+def _quiet_commands(verbose: bool):
+    """Without -v, the commands doctor runs (apache2ctl -S, ss, acme.sh --version) and their output stay
+    out of the log: a monitoring system runs doctor every few minutes, and one line per run says enough."""
+    runner_log = logging.getLogger("ispa_acmewrap.runner")
+    previous = runner_log.level
+    if not verbose:
+        runner_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        runner_log.setLevel(previous)
 
 
 def _doctor_outcome(settings, options, json_output: bool) -> int:
@@ -546,6 +562,9 @@ def _doctor_outcome(settings, options, json_output: bool) -> int:
         document = report.doctor_failure_document(message)
         output = report.to_json(document) if json_output else report.doctor_failure_line(message)
         code = DOCTOR_UNKNOWN
+        log.info("doctor: %s", report.doctor_failure_line(message))
+    else:
+        log.info("doctor: %s", report.plugin_line(result))
     print(output)
     return code
 
