@@ -8,6 +8,7 @@ traceback, and exits with the error's code. Actions are imported lazily so that
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -36,6 +37,9 @@ Exit codes: 0 success (also "nothing due"), 1 failed and rolled back, 2 bad inpu
 3 precondition missing, 4 rate-limited (wait), 5 locked by another run,
 6 rollback failed (manual action needed), 70 unexpected error, 130 interrupted.
 """
+
+# `_ISPA_CERT_COMPLETE=source_bash ispa-cert` prints the bash completion script (make install ships it).
+COMPLETE_VARIABLE = "_ISPA_CERT_COMPLETE"
 
 app = typer.Typer(help=HELP, rich_markup_mode=None, no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -293,8 +297,8 @@ def renew(
     _execute(settings, body, quiet=cron)
 
 
-def _change_crontab(verb: str, argument: object) -> None:
-    """actions.cron.install or .remove under the lock; says what changed."""
+def _change_crontab(verb: str, *arguments: object) -> None:
+    """actions.cron.install, .update or .remove under the lock; says what changed."""
     settings = _settings()
 
     def body() -> None:
@@ -302,7 +306,7 @@ def _change_crontab(verb: str, argument: object) -> None:
         from .report import cron_change_text
 
         with _locked(settings, f"cron {verb}"):
-            change = getattr(action, verb)(settings, argument)
+            change = getattr(action, verb)(settings, *arguments)
         print(cron_change_text(settings, change))
 
     _execute(settings, body)
@@ -313,6 +317,9 @@ def cron_install(
     schedule: Annotated[Optional[str], typer.Option(metavar="'M H DOM MON DOW'", help=(
         "When to run, in crontab syntax. Default: daily at 05:MM with a random minute chosen once "
         "and kept (the CA asks clients to spread their load); an existing entry keeps its schedule."))] = None,
+    update_only: Annotated[bool, typer.Option("--update-only", help=(
+        "Only point an existing entry at this installation's command, keeping its schedule; add none "
+        "and leave every other line alone (what `make install` runs when ispa-cert is upgraded)."))] = False,
 ) -> None:
     """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
 
@@ -324,8 +331,15 @@ def cron_install(
     Examples:
       ispa-cert cron install
       ispa-cert cron install --schedule "00 05 * * 7"    the guide's Sunday 05:00
+      ispa-cert cron install --update-only
     """
-    _change_crontab("install", schedule)
+    if update_only and schedule is not None:
+        print("error: --update-only keeps the entry's schedule; leave out --schedule", file=sys.stderr)
+        raise typer.Exit(2)
+    if update_only:
+        _change_crontab("update")
+    else:
+        _change_crontab("install", schedule)
 
 
 @cron_app.command("remove")
@@ -623,4 +637,8 @@ def backups_restore(
 
 
 def main() -> None:
-    app()
+    if COMPLETE_VARIABLE in os.environ:  # the shell asks for completions, or for the script (source_bash)
+        from typer.completion import completion_init
+
+        completion_init()
+    app(prog_name="ispa-cert")
