@@ -12,8 +12,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages ispa-cert runs (Apache is already on the server it manages) ...
 RUNTIME_PACKAGES := curl openssl ca-certificates cron iproute2 logrotate debian-archive-keyring
-# ... and what development and the tests add: a local Apache and the test CA (pebble).
-APT_PACKAGES := $(RUNTIME_PACKAGES) apache2 pebble
+# ... and what development and the tests add: a local Apache, the test CA (pebble), man to read ispa-cert(8).
+APT_PACKAGES := $(RUNTIME_PACKAGES) apache2 pebble man-db
 
 # Where make install puts things. ROOT puts all of it under a scratch directory (tests).
 PREFIX        ?= /opt/ispa-cert
