@@ -174,14 +174,16 @@ def test_certificates_state_backups_and_apache_are_untouched(scratch):
 def test_the_logrotate_snippet_passes_logrotate_and_rotates_weekly_8_times(scratch):
     snippet = scratch.root / "etc/logrotate.d/ispa-cert"
     text = snippet.read_text()
-    assert text.splitlines()[2] == f"{scratch.root}/var/log/ispa-cert.log {{"
+    assert text.splitlines()[2] == \
+        f"{scratch.root}/var/log/ispa-cert.log {scratch.root}/data/ispadmin_cert/acme/acme.sh.log {{"
     for directive in ("weekly", "rotate 8", "compress", "copytruncate"):
         assert f"\t{directive}\n" in text
     checked = subprocess.run(["logrotate", "-d", "-s", str(scratch.fakes / "logrotate.state"), str(snippet)],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     assert "error" not in (checked.stdout + checked.stderr).lower()
-    assert f"considering log {scratch.root}/var/log/ispa-cert.log" in checked.stdout + checked.stderr
+    for log in ("var/log/ispa-cert.log", "data/ispadmin_cert/acme/acme.sh.log"):
+        assert f"considering log {scratch.root}/{log}" in checked.stdout + checked.stderr
 
 
 def test_bash_completion_completes_commands_and_options(scratch):
