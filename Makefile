@@ -16,7 +16,7 @@ RUNTIME_PACKAGES := curl openssl ca-certificates cron iproute2 logrotate debian-
 APT_PACKAGES := $(RUNTIME_PACKAGES) apache2 pebble man-db
 
 # Where make install puts things. ROOT puts all of it under a scratch directory (tests).
-PREFIX        ?= /opt/ispa-cert
+PREFIX        ?= /usr/local/lib/ispa-cert
 SBINDIR       ?= /usr/local/sbin
 MANDIR        ?= /usr/local/share/man
 COMPLETIONDIR ?= /usr/local/share/bash-completion/completions

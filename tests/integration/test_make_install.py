@@ -126,28 +126,28 @@ def test_install_asks_apt_for_the_runtime_packages_only(scratch):
 
 
 def test_the_environment_holds_no_test_tool_and_is_not_the_checkout(scratch):
-    python = scratch.root / "opt/ispa-cert/venv/bin/python"
+    python = scratch.root / "usr/local/lib/ispa-cert/venv/bin/python"
     probe = ("import importlib.util, ispa_acmewrap; "
              "print(importlib.util.find_spec('pytest') is None, ispa_acmewrap.__file__)")
     absent, location = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True,
                                       check=True).stdout.split()
     assert absent == "True"
-    assert location.startswith(str(scratch.root / "opt/ispa-cert/venv/"))
-    assert not list((scratch.root / "opt").rglob("*pebble*"))
+    assert location.startswith(str(scratch.root / "usr/local/lib/ispa-cert/venv/"))
+    assert not list((scratch.root / "usr/local/lib").rglob("*pebble*"))
 
 
 def test_the_command_on_roots_path_runs_and_finds_its_acme_sh(scratch):
     command = scratch.root / "usr/local/sbin/ispa-cert"
-    assert os.readlink(command) == str(scratch.root / "opt/ispa-cert/venv/bin/ispa-cert")
+    assert os.readlink(command) == str(scratch.root / "usr/local/lib/ispa-cert/venv/bin/ispa-cert")
     version = subprocess.run([str(command), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout == f"ispa-cert {VERSION}\n"
     installed = scratch.tool("install")
     assert installed.returncode == 0, installed.stderr
     assert (scratch.root / "data/ispadmin_cert/acme/acme.sh").is_file()
-    python = scratch.root / "opt/ispa-cert/venv/bin/python"
+    python = scratch.root / "usr/local/lib/ispa-cert/venv/bin/python"
     source = subprocess.run([str(python), "-I", "-c", "from ispa_acmewrap.paths import Paths; "
                              "print(Paths.from_root('/').vendor_acme_script)"], capture_output=True, text=True, check=True)
-    assert source.stdout.strip() == str(scratch.root / "opt/ispa-cert/vendor/acme.sh/acme.sh")
+    assert source.stdout.strip() == str(scratch.root / "usr/local/lib/ispa-cert/vendor/acme.sh/acme.sh")
 
 
 def test_the_crontab_entry_now_names_the_stable_command_and_keeps_its_schedule(scratch):
@@ -230,10 +230,20 @@ def test_uninstall_removes_what_install_added_and_keeps_the_certificates(scratch
     after = scratch.files()
     for path in INSTALLED:
         assert path in before and path not in after, path
-    assert not (scratch.root / "opt/ispa-cert").exists()
+    assert not (scratch.root / "usr/local/lib/ispa-cert").exists()
     assert scratch.crontab.read_text() == CRONTAB_BEFORE
     gone = set(before) - set(after)
-    assert all(path in INSTALLED or path.startswith("opt/ispa-cert/") for path in gone), sorted(gone)
+    assert all(path in INSTALLED or path.startswith("usr/local/lib/ispa-cert/") for path in gone), sorted(gone)
     assert {path for path in after if path.startswith(("data/", "etc/apache2/"))} >= \
         {path for path in scratch.before if path.startswith(("data/", "etc/apache2/"))}
     assert "kept: the certificates" in removed.stdout
+
+
+def test_install_and_uninstall_refuse_a_prefix_inside_the_checkout():
+    """Earlier READMEs cloned into /opt/ispa-cert: an installation there would mix with the checkout."""
+    for script in ("install", "uninstall"):
+        environment = {**os.environ, "ROOT": str(REPO), "PREFIX": "/build/prefix"}
+        refused = subprocess.run([str(REPO / "dist" / script)], env=environment, capture_output=True, text=True)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"PREFIX {REPO}/build/prefix lies inside this checkout {REPO}" in refused.stderr
+    assert not (REPO / "build/prefix").exists()

@@ -71,7 +71,7 @@ def test_the_crontab_names_the_stable_command_when_it_leads_to_this_program(tmp_
     from ispa_acmewrap.actions.issue import program_path
 
     paths = Paths.from_root(tmp_path)
-    program = tmp_path / "opt/ispa-cert/venv/bin/ispa-cert"
+    program = tmp_path / "usr/local/lib/ispa-cert/venv/bin/ispa-cert"
     program.parent.mkdir(parents=True)
     program.write_text("#!/bin/sh\n")
     monkeypatch.setattr("sys.argv", [str(program)])
