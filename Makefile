@@ -15,15 +15,16 @@ RUNTIME_PACKAGES := curl openssl ca-certificates cron iproute2 logrotate debian-
 # ... and what development and the tests add: a local Apache, the test CA (pebble), man to read ispa-cert(8).
 APT_PACKAGES := $(RUNTIME_PACKAGES) apache2 pebble man-db
 
-# Where make install puts things. ROOT puts all of it under a scratch directory (tests).
+# Where make install puts things (make install PREFIX=/srv/ispa-cert ...).
 PREFIX        ?= /usr/local/lib/ispa-cert
 SBINDIR       ?= /usr/local/sbin
 MANDIR        ?= /usr/local/share/man
 COMPLETIONDIR ?= /usr/local/share/bash-completion/completions
 LOGROTATEDIR  ?= /etc/logrotate.d
-ROOT          ?=
-# make uninstall CRON=remove|keep answers its crontab question (needed without a terminal).
-CRON          ?=
+# Command line only, never from the environment: make install ROOT=DIR puts all of it under
+# a scratch directory (tests); make uninstall CRON=remove|keep answers its crontab question.
+ROOT :=
+CRON :=
 LAYOUT := PREFIX='$(PREFIX)' SBINDIR='$(SBINDIR)' MANDIR='$(MANDIR)' COMPLETIONDIR='$(COMPLETIONDIR)' \
           LOGROTATEDIR='$(LOGROTATEDIR)' ROOT='$(ROOT)' PYTHON='$(PYTHON)'
 
