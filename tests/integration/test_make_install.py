@@ -128,7 +128,7 @@ def test_install_asks_apt_for_the_runtime_packages_only(scratch):
 def test_the_environment_holds_no_test_tool_and_is_not_the_checkout(scratch):
     python = scratch.root / "usr/local/lib/ispa-cert/venv/bin/python"
     probe = ("import importlib.util, ispa_acmewrap; "
-             "print(importlib.util.find_spec('pytest') is None, ispa_acmewrap.__file__)")
+             "print(all(importlib.util.find_spec(m) is None for m in ('pytest', 'xdist')), ispa_acmewrap.__file__)")
     absent, location = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True,
                                       check=True).stdout.split()
     assert absent == "True"
