@@ -1,24 +1,54 @@
-# ispa-cert: set-up, demo, tests and benchmarks. Run as root on Debian.
-#   make demo   install what is missing, then issue certificates in a sandbox (local Pebble + Apache)
-#   make test   install what is missing, then run the whole test suite
-#   make bench  install what is missing, then run the benchmarks
+# ispa-cert: install, set-up, demo, tests and benchmarks. Run as root on Debian.
+#   make install     production: ispa-cert in $(PREFIX), the command /usr/local/sbin/ispa-cert
+#   make uninstall   remove what make install added (asks before touching /etc/crontab)
+#   make demo        development set-up, then issue certificates in a sandbox (local Pebble + Apache)
+#   make test        development set-up, then run the whole test suite
+#   make bench       development set-up, then run the benchmarks
+#   make dev         development set-up only: .venv/ with the test tools, the test stack's packages
 
 SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages: the runtime (apache2, curl, openssl, cron). The test stack's Pebble is not among them:
-# install-test-stack fetches the pinned package into .cache/pebble/ (vendor/pebble/pin.lock), like acme.sh,
-# and the previous acme.sh (tests/pins/) for the upgrade test.
-APT_PACKAGES := apache2 curl openssl ca-certificates cron iproute2 debian-archive-keyring
+# Debian packages ispa-cert runs (Apache is already on the server it manages) ...
+RUNTIME_PACKAGES := curl openssl ca-certificates cron iproute2 logrotate debian-archive-keyring
+# ... and what development and the tests add: a local Apache and man to read ispa-cert(8). The test CA
+# (Pebble) is not among them: install-test-stack fetches its pinned package into .cache/pebble/
+# (vendor/pebble/pin.lock), like acme.sh, and the previous acme.sh (tests/pins/) for the upgrade test.
+APT_PACKAGES := $(RUNTIME_PACKAGES) apache2 man-db
 
-.PHONY: install install-system install-python install-acme install-test-stack demo test test-unit test-e2e bench clean
+# Where make install puts things (make install PREFIX=/srv/ispa-cert ...).
+PREFIX        ?= /usr/local/lib/ispa-cert
+SBINDIR       ?= /usr/local/sbin
+MANDIR        ?= /usr/local/share/man
+COMPLETIONDIR ?= /usr/local/share/bash-completion/completions
+LOGROTATEDIR  ?= /etc/logrotate.d
+# Command line only, never from the environment: make install ROOT=DIR puts all of it under
+# a scratch directory (tests); make uninstall CRON=remove|keep answers its crontab question.
+ROOT :=
+CRON :=
+LAYOUT := PREFIX='$(PREFIX)' SBINDIR='$(SBINDIR)' MANDIR='$(MANDIR)' COMPLETIONDIR='$(COMPLETIONDIR)' \
+          LOGROTATEDIR='$(LOGROTATEDIR)' ROOT='$(ROOT)' PYTHON='$(PYTHON)'
 
-install: install-system install-python install-acme install-test-stack
+.PHONY: install uninstall dev install-system install-python install-acme install-test-stack demo test test-unit test-e2e bench clean
+
+# --- production -------------------------------------------------------------------------------
+
+install: PACKAGES = $(RUNTIME_PACKAGES)
+install: install-system install-acme
+	@$(LAYOUT) dist/install
+
+uninstall:
+	@$(LAYOUT) CRON='$(CRON)' dist/uninstall
+
+# --- development and CI -------------------------------------------------------------------------
+
+dev: PACKAGES = $(APT_PACKAGES)
+dev: install-system install-python install-acme install-test-stack
 
 # apt-get only for what is missing; a policy-rc.d stops apt from starting the system Apache on :80.
 install-system:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@missing=""; for p in $(or $(PACKAGES),$(APT_PACKAGES)); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -46,21 +76,21 @@ install-test-stack:
 	@vendor/fetch-deb vendor/pebble/pin.lock .cache/pebble
 	@vendor/fetch-deb tests/pins/acme.sh-3.1.1.lock .cache/acme.sh-3.1.1
 
-demo: install
+demo: dev
 	@$(BIN)/python -m tests.demo
 
 # pytest exits 5 when it collected no test: that is a failure here, said plainly.
 # The end-to-end tests mostly wait (acme.sh sleeps between polls), so 4 workers pay off even on
 # 2 cores; each test file stays on one worker (--dist loadfile), so a file's shared stack starts once.
 PYTEST_WORKERS ?= 4
-test: install
+test: dev
 	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test-unit: install
+test-unit: dev
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
-bench: install
+bench: dev
 	@$(BIN)/python -m tests.bench
 
 clean:

@@ -8,8 +8,10 @@ traceback, and exits with the error's code. Actions are imported lazily so that
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,6 +37,9 @@ Exit codes: 0 success (also "nothing due"), 1 failed and rolled back, 2 bad inpu
 3 precondition missing, 4 rate-limited (wait), 5 locked by another run,
 6 rollback failed (manual action needed), 70 unexpected error, 130 interrupted.
 """
+
+# `_ISPA_CERT_COMPLETE=source_bash ispa-cert` prints the bash completion script (make install ships it).
+COMPLETE_VARIABLE = "_ISPA_CERT_COMPLETE"
 
 app = typer.Typer(help=HELP, rich_markup_mode=None, no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -302,8 +307,8 @@ def renew(
     _execute(settings, body, quiet=cron)
 
 
-def _change_crontab(verb: str, argument: object) -> None:
-    """actions.cron.install or .remove under the lock; says what changed."""
+def _change_crontab(verb: str, *arguments: object) -> None:
+    """actions.cron.install, .update or .remove under the lock; says what changed."""
     settings = _settings()
 
     def body() -> None:
@@ -311,7 +316,7 @@ def _change_crontab(verb: str, argument: object) -> None:
         from .report import cron_change_text
 
         with _locked(settings, f"cron {verb}"):
-            change = getattr(action, verb)(settings, argument)
+            change = getattr(action, verb)(settings, *arguments)
         print(cron_change_text(settings, change))
 
     _execute(settings, body)
@@ -325,6 +330,9 @@ def cron_install(
         "lifetime on record needs it (two attempts within its last third); an existing entry keeps its "
         "schedule unless it is too sparse for that. @reboot and schedules that never run are refused; "
         "a given schedule that is too sparse is kept with a warning."))] = None,
+    update_only: Annotated[bool, typer.Option("--update-only", help=(
+        "Only point an existing entry at this installation's command, keeping its schedule; add none "
+        "and leave every other line alone (what `make install` runs when ispa-cert is upgraded)."))] = False,
 ) -> None:
     """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
 
@@ -337,8 +345,15 @@ def cron_install(
     Examples:
       ispa-cert cron install
       ispa-cert cron install --schedule "00 05 * * 7"    the guide's Sunday 05:00
+      ispa-cert cron install --update-only
     """
-    _change_crontab("install", schedule)
+    if update_only and schedule is not None:
+        print("error: --update-only keeps the entry's schedule; leave out --schedule", file=sys.stderr)
+        raise typer.Exit(2)
+    if update_only:
+        _change_crontab("update")
+    else:
+        _change_crontab("install", schedule)
 
 
 @cron_app.command("remove")
@@ -541,9 +556,24 @@ def doctor(
     def body() -> int:
         from .actions.doctor import DoctorOptions
 
-        return _doctor_outcome(settings, DoctorOptions(names=tuple(name or ()), offline=offline), json_output)
+        with _quiet_commands(settings.verbose):
+            return _doctor_outcome(settings, DoctorOptions(names=tuple(name or ()), offline=offline), json_output)
 
     _execute(settings, body, recover=False)
+
+
+@contextmanager
+def _quiet_commands(verbose: bool):
+    """Without -v, the commands doctor runs (apache2ctl -S, ss, acme.sh --version) and their output stay
+    out of the log: a monitoring system runs doctor every few minutes, and one line per run says enough."""
+    runner_log = logging.getLogger("ispa_acmewrap.runner")
+    previous = runner_log.level
+    if not verbose:
+        runner_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        runner_log.setLevel(previous)
 
 
 def _doctor_outcome(settings, options, json_output: bool) -> int:
@@ -562,6 +592,9 @@ def _doctor_outcome(settings, options, json_output: bool) -> int:
         document = report.doctor_failure_document(message)
         output = report.to_json(document) if json_output else report.doctor_failure_line(message)
         code = DOCTOR_UNKNOWN
+        log.info("doctor: %s", report.doctor_failure_line(message))
+    else:
+        log.info("doctor: %s", report.plugin_line(result))
     print(output)
     return code
 
@@ -620,4 +653,8 @@ def backups_restore(
 
 
 def main() -> None:
-    app()
+    if COMPLETE_VARIABLE in os.environ:  # the shell asks for completions, or for the script (source_bash)
+        from typer.completion import completion_init
+
+        completion_init()
+    app(prog_name="ispa-cert")

@@ -36,7 +36,7 @@ _OUR_COMMENT = re.compile(r"\s*#\s*" + re.escape(CRON_MARKER) + r"\s*$")
 _LEGACY_COMMENT = re.compile(r"\s*#\s*" + re.escape(LEGACY_MARKER) + r"\s*$")
 _FORBIDDEN_IN_COMMAND = ("\n", "\r", "%", "#")
 
-Action = Literal["added", "replaced-legacy", "updated", "unchanged", "removed", "absent"]
+Action = Literal["added", "replaced-legacy", "updated", "unchanged", "removed", "absent", "skipped"]
 State = Literal["missing", "legacy-only", "differs", "not-executable", "legacy-also", "current"]
 
 
@@ -65,7 +65,7 @@ class CronChange:
 
     @property
     def changed(self) -> bool:
-        return self.action not in ("unchanged", "absent")
+        return self.action not in ("unchanged", "absent", "skipped")
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,24 @@ def _expand_field(text: str, low: int, high: int, names: list[str]) -> set[int]:
 
 def _value(text: str, names: list[str], low: int) -> int:
     return names.index(text) + (1 if low == 1 else 0) if text in names else int(text)
+
+
+def update(crontab: Path, command: str) -> CronChange:
+    """Point our existing entry at `command`, keeping its schedule; add none, touch no other line.
+
+    What an upgrade of ispa-cert itself runs: the entry an older version wrote may name another path.
+    """
+    _check_command(command)
+    text = _read_text(crontab) or ""
+    ours = [entry for entry in _scan(crontab, text) if not entry.legacy]
+    if not ours:
+        return CronChange("skipped", None, None)
+    kept = ours[0]
+    if kept.command == command:
+        return CronChange("unchanged", kept.text, kept.text)
+    line = render_line(_checked_schedule(kept.schedule), command, kept.user)
+    _write_atomic(crontab, _edit_lines(text, {kept.line_number: line}, set()))
+    return CronChange("updated", line, kept.text)
 
 
 def remove(crontab: Path, remove_legacy: bool = False) -> CronChange:

@@ -8,6 +8,7 @@ the machine's real /etc or /data.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,13 +145,29 @@ class Paths:
     def crontab(self) -> Path:
         return _under(self.root, "/etc/crontab")
 
+    @property
+    def command(self) -> Path:
+        """Where `make install` puts ispa-cert on root's PATH: the path the crontab names.
+
+        It stays the same across upgrades; the Makefile's SBINDIR says the same.
+        """
+        return _under(self.root, "/usr/local/sbin/ispa-cert")
+
     # --- the vendored acme.sh, shipped beside the package ------------------
     @property
     def vendor_acme_dir(self) -> Path:
+        """vendor/acme.sh of the checkout this code runs from, else of the installation.
+
+        `make install` puts the virtual environment in PREFIX/venv and acme.sh in
+        PREFIX/vendor/acme.sh, so an installation finds it beside its venv (sys.prefix).
+        """
         override = os.environ.get(VENDOR_ENV)
         if override:
             return Path(override)
-        return Path(__file__).resolve().parent.parent / "vendor" / "acme.sh"
+        checkout = Path(__file__).resolve().parent.parent / "vendor" / "acme.sh"
+        if checkout.is_dir():
+            return checkout
+        return Path(sys.prefix).resolve().parent / "vendor" / "acme.sh"
 
     @property
     def vendor_acme_script(self) -> Path:

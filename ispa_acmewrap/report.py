@@ -205,6 +205,7 @@ def cron_change_text(settings, change) -> str:
         "unchanged": f"{crontab}: the entry is already there: {change.line}",
         "removed": f"{crontab}: removed: {change.previous}",
         "absent": f"{crontab}: there is no entry to remove",
+        "skipped": f"{crontab}: there is no ispa-cert entry to update; none added (`ispa-cert cron install` adds one)",
     }
     if change.note and change.action in ("updated", "replaced-legacy", "added") and "too sparse:" in change.note:
         return f"{texts[change.action]}\n(a new schedule: {change.note})"

@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def ispa_cert_executable() -> str:
-    """The installed console script (make install puts it into .venv/bin)."""
+    """The development console script (make dev puts it into .venv/bin)."""
     candidate = Path(sys.executable).parent / "ispa-cert"
     if candidate.exists():
         return str(candidate)
     found = shutil.which("ispa-cert")
     if found is None:
-        raise RuntimeError("ispa-cert is not installed: run `make install`")
+        raise RuntimeError("ispa-cert is not installed: run `make dev`")
     return found
 
 

@@ -23,6 +23,12 @@ def install(settings: Settings, schedule: str | None) -> crontab.CronChange:
     return crontab.install(settings.paths.crontab, default_cron_command(settings), schedule, shortest_lifetime(settings))
 
 
+def update(settings: Settings) -> crontab.CronChange:
+    """Only bring an existing entry to this installation's command (`make install` runs it)."""
+    require_root()
+    return crontab.update(settings.paths.crontab, default_cron_command(settings))
+
+
 def remove(settings: Settings, legacy: bool) -> crontab.CronChange:
     require_root()
     return crontab.remove(settings.paths.crontab, remove_legacy=legacy)

@@ -18,6 +18,7 @@ from ..certs import CertificateInfo, read_certificate
 from ..errors import BadInput, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLE_TITLES, ROLES, normalize_name
+from ..paths import Paths
 from ..report import Console, table
 from ..settings import Settings
 from ..state import State
@@ -400,11 +401,23 @@ def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:
 
 
 def default_cron_command(settings: Settings) -> str:
-    """`ispa-cert renew --cron` by the absolute path of this installation."""
-    executable = Path(sys.argv[0]).resolve()
+    """`ispa-cert renew --cron` by the path that stays valid across upgrades (see program_path)."""
+    executable = program_path(settings.paths)
     root = settings.paths.root
     root_option = f" --root {root}" if str(root) != "/" else ""
     return f"{executable}{root_option} renew --cron"
+
+
+def program_path(paths: Paths) -> Path:
+    """The command the crontab names: /usr/local/sbin/ispa-cert when it leads to this very
+    program (as `make install` sets it up), else this program's own resolved path (a checkout's .venv)."""
+    running = Path(sys.argv[0]).resolve()
+    try:
+        if paths.command.resolve(strict=True) == running:
+            return paths.command
+    except OSError:
+        pass
+    return running
 
 
 def raise_for_failures(result: IssueResult) -> None:

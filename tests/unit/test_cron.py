@@ -447,3 +447,28 @@ def test_doctor_warns_when_the_entry_is_too_sparse():
     warned = health.cron_cadence_finding(ok, cron.sparse_warning("00 05 * * 7", 6 * DAYS))
     assert warned.severity is health.Severity.WARN and "ispa-cert cron install" in warned.fix
     assert health.cron_cadence_finding(ok, cron.sparse_warning("00 05 * * 7", 90 * DAYS)) is ok
+# --- update: what make install runs when ispa-cert itself is upgraded ------------------------
+
+
+OLD_COMMAND = "/opt/checkout/.venv/bin/ispa-cert renew --cron"
+
+
+def test_update_points_our_entry_at_the_new_command_and_keeps_its_schedule_and_the_legacy_line(tmp_path: Path) -> None:
+    ours_line = b"41 5 * * *\troot\t" + OLD_COMMAND.encode() + b"  # ispa-cert renew\n"
+    content = LEGACY_FILES["debian-12-with-legacy"] + ours_line + b"@reboot root true\n"
+    crontab = write_crontab(tmp_path, content)
+
+    change = cron.update(crontab, COMMAND)
+
+    assert change.action == "updated" and change.previous == ours_line.decode().rstrip("\n")
+    assert change.line == cron.render_line("41 5 * * *", COMMAND)
+    assert crontab.read_bytes() == content.replace(ours_line, change.line.encode() + b"\n")
+    assert cron.update(crontab, COMMAND).action == "unchanged"
+
+
+@pytest.mark.parametrize("content", [DEBIAN_12, LEGACY_FILES["debian-12-with-legacy"]], ids=["plain", "legacy-only"])
+def test_update_adds_nothing_and_leaves_the_guides_line_alone(tmp_path: Path, content: bytes) -> None:
+    crontab = write_crontab(tmp_path, content)
+
+    assert cron.update(crontab, COMMAND) == cron.CronChange("skipped", None, None)
+    assert crontab.read_bytes() == content

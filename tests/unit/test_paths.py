@@ -17,6 +17,7 @@ SPEC_DEFAULTS = {
     "log_file": "/var/log/ispa-cert.log",
     "lock_file": "/run/lock/ispa-cert.lock",
     "crontab": "/etc/crontab",
+    "command": "/usr/local/sbin/ispa-cert",
 }
 
 
@@ -64,3 +65,19 @@ def test_only_runner_starts_processes():
     offenders = [source.name for source in package.rglob("*.py") if source.name != "runner.py"
                  and any(token in source.read_text() for token in ("import subprocess", "import sh\n", "os.system(", "os.popen("))]
     assert offenders == []
+
+
+def test_the_crontab_names_the_stable_command_when_it_leads_to_this_program(tmp_path, monkeypatch):
+    from ispa_acmewrap.actions.issue import program_path
+
+    paths = Paths.from_root(tmp_path)
+    program = tmp_path / "usr/local/lib/ispa-cert/venv/bin/ispa-cert"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    monkeypatch.setattr("sys.argv", [str(program)])
+    assert program_path(paths) == program  # no stable command yet: this program's own path
+    paths.command.parent.mkdir(parents=True)
+    paths.command.symlink_to(program)
+    assert program_path(paths) == paths.command
+    monkeypatch.setattr("sys.argv", [str(tmp_path / "checkout/.venv/bin/ispa-cert")])
+    assert program_path(paths) == tmp_path / "checkout/.venv/bin/ispa-cert"  # another installation
