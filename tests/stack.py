@@ -47,19 +47,44 @@ class StackError(RuntimeError):
     """A piece of the test stack could not be started; the message says why."""
 
 
-def free_port() -> int:
-    """A port free for both TCP and UDP on loopback."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+_HANDED_OUT: set[int] = set()  # ports this process has already chosen for a piece of the stack
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports, each free for both TCP and UDP on loopback.
+
+    Every chosen socket stays bound until all are chosen, so the kernel cannot hand out one
+    port twice; a port this process chose before is never chosen again."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        for _ in range(50 * count):
+            if len(ports) == count:
+                return ports
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(tcp)
             tcp.bind((LOOPBACK, 0))
             port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-            return port
-    raise StackError("no free loopback port found")
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(udp)
+            try:
+                udp.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            if port not in _HANDED_OUT:
+                ports.append(port)
+        if len(ports) == count:
+            return ports
+        raise StackError("no free loopback port found")
+    finally:
+        for sock in held:
+            sock.close()
+        _HANDED_OUT.update(ports)
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP on loopback, never one handed out before."""
+    return free_ports(1)[0]
 
 
 def require_program(path: str, package: str) -> None:
