@@ -64,6 +64,14 @@ class RollbackFailed(IspaError):
     exit_code = EXIT_ROLLBACK_FAILED
 
 
+class TimedOut(OperationFailed):
+    """An external program did not finish within its time limit and was stopped."""
+
+    def __init__(self, message: str, seconds: float, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.seconds = seconds
+
+
 class CommandFailed(IspaError):
     """An external program failed; carries its argv, exit code and output."""
 

@@ -13,6 +13,12 @@ from pathlib import Path
 from .errors import Locked
 
 DEFAULT_WAIT_SECONDS = 30.0
+_held: list[int] = []  # the descriptor of the lock this process holds (runner.py passes it on)
+
+
+def held_descriptor() -> int | None:
+    """The locked descriptor while this process holds the lock, else None."""
+    return _held[-1] if _held else None
 
 
 @contextmanager
@@ -24,9 +30,12 @@ def exclusive(lock_file: Path, command: str, wait: float = DEFAULT_WAIT_SECONDS)
         _acquire(descriptor, lock_file, wait)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()} {command}\n".encode(), 0)
+        os.set_inheritable(descriptor, True)  # runner.py passes it to its supervisor (and nothing else)
+        _held.append(descriptor)
         try:
             yield
         finally:
+            _held.remove(descriptor)
             os.ftruncate(descriptor, 0)
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:

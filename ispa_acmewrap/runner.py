@@ -2,26 +2,37 @@
 
 Argument lists only, never a shell string. Each argv is logged, the output is
 appended to the log line by line and optionally streamed to the terminal, and a
-timeout or Ctrl-C stops the program's whole process group, grandchildren included.
+timeout, Ctrl-C or SIGTERM stops the program's whole process group, grandchildren
+included.
+
+While a run holds the lock (lock.held_descriptor), every program runs under
+supervise.py: it dies with ispa-cert even after a SIGKILL (PR_SET_PDEATHSIG), takes
+its process group with it, and keeps the locked descriptor open until then, so no
+second run can start acme.sh beside an orphaned one.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import sh
 
-from .errors import CommandFailed, OperationFailed
+from . import lock
+from .errors import CommandFailed, OperationFailed, TimedOut
 
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 5.0
 ALL_EXIT_CODES = list(range(256))
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervise.py")
 
 
 @dataclass(frozen=True)
@@ -64,8 +75,16 @@ def run(
         program = sh.Command(command[0])
     except sh.CommandNotFound as missing:
         raise OperationFailed(f"{command[0]} is not installed or not on PATH") from missing
+    lock_descriptor = lock.held_descriptor()
+    arguments: tuple[str, ...] = command[1:]
+    if lock_descriptor is not None:
+        program = sh.Command(sys.executable)
+        parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
+        arguments = ("-I", "-S", SUPERVISOR, str(parent), str(lock_descriptor), str(GRACE_SECONDS),
+                     "--", program_path(command[0]), *command[1:])
     process = program(
-        *command[1:],
+        *arguments,
+        _pass_fds={lock_descriptor} if lock_descriptor is not None else set(),
         _env={**os.environ, **(env or {})},
         _cwd=str(cwd) if cwd is not None else None,
         _out=on_line,
@@ -100,11 +119,14 @@ def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str,
         while process.process.is_alive()[0]:
             if deadline is not None and time.monotonic() > deadline:
                 _stop_group(process)
-                raise OperationFailed(f"{command[0]} did not finish within {timeout:.0f} s and was stopped")
+                raise TimedOut(f"{command[0]} did not finish within {timeout:.0f} s and was stopped", timeout)
             time.sleep(0.005)
             if interrupted:
                 break
-        process.wait()
+        try:
+            process.wait()
+        except sh.ErrorReturnCode:  # ended by a signal (negative exit code): the code is still known
+            pass
     finally:
         _restore_handlers(previous)
     if interrupted:
@@ -112,9 +134,14 @@ def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str,
     return process.exit_code
 
 
+def program_path(name: str) -> str:
+    """The program's full path as the shell would find it (the supervisor gets no PATH lookup surprises)."""
+    return shutil.which(name) or name
+
+
 def _stop_group(process: sh.RunningCommand) -> None:
     pgid = process.pid
-    for sig, pause in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 0.0)):
+    for sig, pause in ((signal.SIGTERM, GRACE_SECONDS + 1.0), (signal.SIGKILL, 0.0)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
