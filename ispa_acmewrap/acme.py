@@ -30,13 +30,31 @@ _PROBLEM = re.compile(r'"type"\s*:\s*"urn:ietf:params:acme:error:(?P<type>\w+)"\
 _CLIENT_SIDE = {"malformed", "badNonce", "orderNotReady"}  # acme.sh's own follow-up requests, not the cause
 
 
+# curl's exit codes (acme.sh logs them as "error code: N") and what they mean for reaching the CA.
+_CURL_CAUSES = {
+    5: "proxy not found (DNS)", 6: "its name does not resolve (DNS)", 7: "connection refused",
+    28: "timeout", 35: "TLS handshake failed", 51: "TLS: its certificate does not match its name",
+    52: "it closed the connection without an answer", 56: "the connection broke off",
+    58: "TLS: client certificate problem", 60: "TLS: its certificate is not trusted",
+    77: "TLS: the CA certificates of this server cannot be read",
+}
+_CURL_ERROR = re.compile(r"error code: (\d+)")
+# acme.sh's log when the CA's answer is no ACME JSON: no newAccount in its directory, or no field it needs.
+_NOT_ACME = re.compile(r"Cannot init API|\] ACME_NEW_ACCOUNT\s*$|\w+ not found\.", re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class AcmeFailure:
-    """What an unsuccessful acme.sh run means for the admin."""
+    """What an unsuccessful acme.sh run means for the admin.
+
+    Only `validation_failed` counts against the CA's 5 failed validations per hostname and
+    hour; a CA that cannot be reached or answers with an error has validated nothing.
+    """
 
     rate_limited: bool
     validation_failed: bool
     detail: str
+    ca_problem: str | None = None  # the CA could not be reached or answered with an error
 
 
 def environment(paths: Paths) -> dict[str, str]:
@@ -149,17 +167,42 @@ def _read_conf(path: Path) -> dict[str, str]:
     return values
 
 
-def explain_failure(output: str, log_text: str = "") -> AcmeFailure:
+def explain_failure(output: str, log_text: str = "", last_header: str = "") -> AcmeFailure:
     """Classify a failed issue/renew from acme.sh's output and (fuller) log."""
     text = output + "\n" + log_text
     problems = [(match["type"], match["detail"].replace('\\"', '"')) for match in _PROBLEM.finditer(text)]
     causes = [detail for kind, detail in problems if kind not in _CLIENT_SIDE and len(detail) > 8]
     detail = causes[0] if causes else _last_error_line(output)
+    validation_failed = bool(_VALIDATION.search(output))
+    unreachable = None if problems or validation_failed else ca_unreachable(log_text or output)
+    answered = None if problems or validation_failed or unreachable else ca_error_status(log_text, last_header)
     return AcmeFailure(
         rate_limited=bool(_RATE_LIMIT.search(text)),
-        validation_failed=bool(_VALIDATION.search(output)),
+        validation_failed=validation_failed,
         detail=detail,
+        ca_problem=unreachable or answered,
     )
+
+
+def ca_unreachable(log_text: str) -> str | None:
+    """Why acme.sh could not talk to the CA at all (from curl's exit code in its log), or None."""
+    codes = [int(code) for code in _CURL_ERROR.findall(log_text)]
+    if not codes:
+        return None
+    code = codes[-1]
+    return _CURL_CAUSES.get(code, f"curl error {code}")
+
+
+def ca_error_status(log_text: str, last_header: str = "") -> str | None:
+    """The CA answered, but not as an ACME server: an HTTP error status, or no ACME JSON at all.
+
+    `last_header` is the header of the last response acme.sh received (its http.header file)."""
+    if not _NOT_ACME.search(log_text):
+        return None
+    status = re.match(r"HTTP/[\d.]+ (\d{3})", last_header)
+    if status and int(status.group(1)) >= 400:
+        return f"HTTP {status.group(1)}"
+    return "its answer is not ACME JSON"
 
 
 def _last_error_line(output: str) -> str:

@@ -7,8 +7,10 @@ traceback, and exits with the error's code. Actions are imported lazily so that
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, IspaError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNEXPECTED, IspaError
 
 log = logging.getLogger("ispa_acmewrap")
 
@@ -85,11 +87,11 @@ def _load_settings(**overrides):
     """Settings from the global options and the environment; a bad ISPA_* value raises IspaError."""
     from dataclasses import replace
 
-    from .settings import load_settings
+    from .settings import load_settings, validate
 
     settings = load_settings(GLOBAL.root, GLOBAL.verbose)
     given = {key: value for key, value in overrides.items() if value not in (None, (), [])}
-    return replace(settings, **given)
+    return validate(replace(settings, **given))
 
 
 def _settings(**overrides):
@@ -108,6 +110,7 @@ def _console(yes: bool = False, quiet: bool = False):
 
 
 def _setup_logging(settings, quiet: bool) -> Path | None:
+    logging.raiseExceptions = False  # a log on a full disk must not print tracebacks to the admin
     log.setLevel(logging.DEBUG)
     log.handlers.clear()
     log_file = settings.paths.log_file
@@ -131,6 +134,7 @@ def _execute(settings, body: Callable[[], int | None], quiet: bool = False, reco
     """Run a command body; turn every outcome into a message and an exit code."""
     log_file = _setup_logging(settings, quiet)
     log.info("ispa-cert %s: %s", __version__, " ".join(sys.argv[1:]))
+    signal.signal(signal.SIGTERM, _interrupt)  # cron and systemd stop with SIGTERM: roll back as for Ctrl-C
     try:
         if recover:
             _recover_interrupted(settings)
@@ -142,15 +146,44 @@ def _execute(settings, body: Callable[[], int | None], quiet: bool = False, reco
             print(f"hint: {error.hint}", file=sys.stderr)
         code = error.exit_code
     except KeyboardInterrupt:
-        log.info("interrupted")
+        log.info("interrupted", exc_info=True)
         print("\ninterrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise _unexpected(log_file) from error
+        log.info("disk full", exc_info=True)
+        print(f"error: {disk_full_message(error)}", file=sys.stderr)
+        print("hint: free space there, then run the command again; files are written whole or not at all, "
+              "and what this run changed in Apache was rolled back", file=sys.stderr)
+        code = EXIT_FAILED
     except Exception:  # noqa: BLE001 - the one place an unexpected failure becomes a message
-        log.exception("unexpected error")
-        where = log_file or "the log"
-        print(f"error: unexpected error — the details are in {where}", file=sys.stderr)
-        code = EXIT_UNEXPECTED
+        code = _unexpected(log_file).exit_code
     raise typer.Exit(code)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _unexpected(log_file: Path | None) -> typer.Exit:
+    log.exception("unexpected error")
+    print(f"error: unexpected error — the details are in {log_file or 'the log'}", file=sys.stderr)
+    return typer.Exit(EXIT_UNEXPECTED)
+
+
+def disk_full_message(error: OSError) -> str:
+    """Name the full disk: the file that could not be written and the mount point it lives on."""
+    written = error.filename2 or error.filename  # shutil.copy names the source first, the target second
+    path = Path(written) if written else None
+    if path is None:
+        return f"the disk is full ({error.strerror})"
+    mount = path if path.is_dir() else path.parent
+    while not mount.exists() or not os.path.ismount(mount):
+        if mount == mount.parent:
+            break
+        mount = mount.parent
+    return f"the disk is full: cannot write {path} (file system {mount}: {error.strerror})"
 
 
 def _recover_interrupted(settings) -> None:
@@ -161,6 +194,17 @@ def _recover_interrupted(settings) -> None:
         if message:
             print(f"notice: {message}", file=sys.stderr)
             log.warning(message)
+
+
+def _report_pending_change(settings) -> None:
+    """Read-only commands never act on an interrupted change: they only say it is there."""
+    from .transaction import pending_change
+
+    marker = pending_change(settings.paths)
+    if marker is not None:
+        print(f"notice: an earlier run was interrupted while changing Apache ({marker.get('reason')}); the next "
+              f"changing command (e.g. `ispa-cert renew`) restores backup {marker.get('backup') or '(none)'} first",
+              file=sys.stderr)
 
 
 def _locked(settings, command: str):
@@ -225,7 +269,8 @@ def issue(
         "and kept on renewal. A name that changes profile gets a new certificate. Default: the one "
         "remembered, else the CA's default."))] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
-                      help="ACME CA (acme.sh --server). Default: letsencrypt. A test CA's directory URL for tests.")] = None,
+                      help="ACME CA (acme.sh --server): letsencrypt (the default) or a directory URL "
+                           "https://HOST/...; a test CA's URL for tests.")] = None,
     ca_bundle: Annotated[Optional[Path], typer.Option(metavar="FILE", envvar="ISPA_CA_BUNDLE",
                          help="CA certificates that sign the ACME server's HTTPS (acme.sh --ca-bundle); tests only.")] = None,
 ) -> None:
@@ -236,6 +281,9 @@ def issue(
     challenges (temp_isp.conf for names without a virtual host), test port 80
     the way the CA will, issue with acme.sh, install into Apache with a backup,
     and add the renewal entry to /etc/crontab.
+
+    Each acme.sh run against the CA may take ISPA_CA_TIMEOUT seconds (default 600).
+    Ctrl-C or SIGTERM rolls back what the run changed (exit 130).
     """
     settings = _settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout,
                          acme_server=server, ca_bundle=ca_bundle)
@@ -281,7 +329,8 @@ def renew(
     certificate. A name that failed validation 5 times in the last hour is not sent to the CA
     (exit 4 says when to try again). Shows the next renewal date of every certificate. A run
     that finds another one holding the lock waits up to ISPA_LOCK_WAIT seconds (default 30),
-    then exits 5.
+    then exits 5. Each acme.sh run may take ISPA_CA_TIMEOUT seconds (default 600); a CA that
+    cannot be reached or answers with an error is named and never counts as a failed validation.
 
     \b
     Examples:
@@ -385,8 +434,9 @@ def cron_show() -> None:
         from .report import cron_view_text
 
         print(cron_view_text(settings, action.show(settings)))
+        _report_pending_change(settings)
 
-    _execute(settings, body)
+    _execute(settings, body, recover=False)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -614,9 +664,15 @@ def backups_list() -> None:
         from .report import backups_table
         from .transaction import list_backups
 
-        print(backups_table(list_backups(settings.paths)))
+        from .transaction import damaged_backups
 
-    _execute(settings, body)
+        print(backups_table(list_backups(settings.paths)))
+        for directory, problem in damaged_backups(settings.paths):
+            print(f"warning: backup {directory.name} is skipped: {problem}; delete {directory} when it is "
+                  "not needed", file=sys.stderr)
+        _report_pending_change(settings)
+
+    _execute(settings, body, recover=False)
 
 
 @backups_app.command("restore")
@@ -648,7 +704,7 @@ def backups_restore(
         console.say(f"Backup {backup.id} restored; Apache reloaded.")
         return 0
 
-    _execute(settings, body)
+    _execute(settings, body, recover=False)  # the way out of an interrupted change whose backup is gone
 
 
 

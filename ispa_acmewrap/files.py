@@ -27,6 +27,11 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
         else:
             os.chmod(temporary, mode if mode is not None else 0o644)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is None and error.errno is not None:  # write() and fsync() do not say which file: name it for the admin
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

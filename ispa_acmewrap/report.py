@@ -154,7 +154,7 @@ def renew_summary(settings, result) -> str:
     return "\n".join(lines)
 
 
-RENEW_OUTCOME_LABELS = (("renewed", "renewed"), ("failed", "failed"), ("rate-limited", "refused by the CA"),
+RENEW_OUTCOME_LABELS = (("renewed", "renewed"), ("failed", "failed"), ("error", "failed"), ("rate-limited", "refused by the CA"),
                         ("blocked", "held back by the rate-limit guard"))
 
 

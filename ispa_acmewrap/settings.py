@@ -12,9 +12,12 @@ like any bad input.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import BadInput
 from .lock import DEFAULT_WAIT_SECONDS
@@ -28,7 +31,10 @@ ENV_DNS_SERVER = "ISPA_DNS_SERVER"
 ENV_HTTP_PORT = "ISPA_HTTP_PORT"
 ENV_HTTPS_PORT = "ISPA_HTTPS_PORT"
 ENV_LOCK_WAIT = "ISPA_LOCK_WAIT"
+ENV_CA_TIMEOUT = "ISPA_CA_TIMEOUT"
 DEFAULT_DNS_TIMEOUT = 4.0
+DEFAULT_CA_TIMEOUT = 600.0
+ACME_SHORT_NAMES = (LETSENCRYPT, "letsencrypt_test")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Settings:
     dns_server: str | None = None
     dns_timeout: float = DEFAULT_DNS_TIMEOUT
     server_ips: tuple[str, ...] = field(default_factory=tuple)
+    ca_timeout: float = DEFAULT_CA_TIMEOUT
 
     @property
     def uses_letsencrypt(self) -> bool:
@@ -72,6 +79,63 @@ def lock_wait_from_env() -> float:
     return seconds
 
 
+def _seconds_from_env(variable: str, default: float, example: str) -> float:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise BadInput(f"{variable}={raw!r} is not a number of seconds", hint=f"unset it, or e.g. {variable}={example}")
+    return seconds
+
+
+def validate(settings: Settings) -> Settings:
+    """Refuse option values that cannot work, before anything is done (exit 2)."""
+    _check_server(settings.acme_server)
+    for address in settings.server_ips:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise BadInput(f"--server-ip {address!r} is not an IP address",
+                           hint="give this server's public IPv4 or IPv6 address, e.g. --server-ip 203.0.113.7") from None
+    if settings.dns_server is not None:
+        _check_dns_server(settings.dns_server)
+    if not (math.isfinite(settings.dns_timeout) and 0 < settings.dns_timeout <= 300):
+        raise BadInput(f"--dns-timeout {settings.dns_timeout} is not a time limit between 0 and 300 seconds",
+                       hint="e.g. --dns-timeout 4 (the default)")
+    return settings
+
+
+def _check_server(server: str) -> None:
+    if server in ACME_SHORT_NAMES:
+        return
+    parts = urlsplit(server)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme != "https" or not parts.hostname:
+        raise BadInput(f"--server {server!r} is not an ACME directory URL (https://HOST/...)",
+                       hint=f"leave it out for Let's Encrypt, or give the CA's directory URL, e.g. {LETSENCRYPT_DIRECTORY}")
+
+
+def _check_dns_server(server: str) -> None:
+    from .dns import split_host_port
+
+    try:
+        host, port = split_host_port(server)
+        ipaddress.ip_address(host)
+        valid = 0 < port < 65536
+    except ValueError:
+        valid = False
+    if not valid:
+        raise BadInput(f"--dns-server {server!r} is not an IP address with an optional :PORT (1-65535)",
+                       hint="e.g. --dns-server 192.0.2.53 or --dns-server 127.0.0.1:5353; leave it out for the system's resolver")
+
+
 def load_settings(root: str | None, verbose: bool = False) -> Settings:
     """Settings for the global options; command options are applied with dataclasses.replace."""
     bundle = os.environ.get(ENV_CA_BUNDLE)
@@ -83,4 +147,5 @@ def load_settings(root: str | None, verbose: bool = False) -> Settings:
         acme_server=os.environ.get(ENV_SERVER) or LETSENCRYPT,
         ca_bundle=Path(bundle) if bundle else None,
         dns_server=os.environ.get(ENV_DNS_SERVER) or None,
+        ca_timeout=_seconds_from_env(ENV_CA_TIMEOUT, DEFAULT_CA_TIMEOUT, "900"),
     )

@@ -154,7 +154,7 @@ def issuances_in_window(state: State, names: Iterable[str], now: datetime, days:
 def load_state(path: Path) -> State:
     """The state in path; an empty State when the file does not exist yet."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return State()
     except OSError as error:
@@ -163,13 +163,19 @@ def load_state(path: Path) -> State:
             hint="run ispa-cert as root",
         ) from error
     try:
-        return _from_json(json.loads(text))
+        return _from_json(json.loads(data.decode("utf-8")))
+    except UnicodeDecodeError as error:
+        raise _damaged(path, f"not UTF-8 text at byte {error.start}") from error
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise PreconditionMissing(
-            f"the state file {path} is damaged ({error})",
-            hint=f"move it aside (mv {path} {path}.broken) and run again: ispa-cert starts a new one, "
-            "forgetting the names on record, recent failures and the issuance history",
-        ) from error
+        raise _damaged(path, str(error)) from error
+
+
+def _damaged(path: Path, reason: str) -> PreconditionMissing:
+    return PreconditionMissing(
+        f"the state file {path} is damaged ({reason})",
+        hint=f"move it aside (mv {path} {path}.broken) and run again: ispa-cert starts a new one, "
+        "forgetting the names on record, recent failures and the issuance history",
+    )
 
 
 def save_state(path: Path, state: State, now: datetime | None = None) -> None:
@@ -205,7 +211,7 @@ def _from_json(document: dict[str, Any]) -> State:
         raise ValueError(f"format version {version!r}, this ispa-cert reads version {FORMAT_VERSION}")
     last_renewal = document.get("last_renewal")
     return State(
-        roles={str(role): str(name) for role, name in document.get("roles", {}).items()},
+        roles={role: _role_name(role, name) for role, name in document.get("roles", {}).items()},
         failures={name: tuple(_parse(t) for t in times) for name, times in document.get("failures", {}).items()},
         issuances=tuple(_issuance(entry) for entry in document.get("issuances", [])),
         last_renewal=_parse(last_renewal) if last_renewal else None,
@@ -229,6 +235,14 @@ def _renewal_info(entry: dict[str, Any]) -> RenewalInfo:
     explanation = entry.get("explanation_url")
     return RenewalInfo(cert_id=str(entry["cert_id"]), explanation_url=str(explanation) if explanation else None,
                        **times)
+
+
+def _role_name(role: Any, name: Any) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} under \"roles\"; expected one of {', '.join(ROLES)}")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"the name of role {role!r} is {json.dumps(name)}, not a domain name")
+    return name
 
 
 def _issuance(entry: dict[str, Any]) -> Issuance:

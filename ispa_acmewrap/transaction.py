@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import apache, runner
-from .errors import CommandFailed, IspaError, OperationFailed, RollbackFailed
+from .errors import BadInput, CommandFailed, IspaError, OperationFailed, PreconditionMissing, RollbackFailed
 from .files import atomic_write, private_directory
 from .paths import Paths
 
@@ -100,34 +100,51 @@ def _manifest(backup: Backup) -> dict:
 
 
 def list_backups(paths: Paths) -> list[Backup]:
-    """Newest first."""
+    """The readable backups, newest first; a damaged one is skipped (damaged_backups names it)."""
+    return _scan(paths)[0]
+
+
+def damaged_backups(paths: Paths) -> list[tuple[Path, str]]:
+    """Backup directories whose manifest cannot be read, with the reason; they are never used."""
+    return _scan(paths)[1]
+
+
+def _scan(paths: Paths) -> tuple[list[Backup], list[tuple[Path, str]]]:
     if not paths.backups_dir.is_dir():
-        return []
-    found = []
+        return [], []
+    found, damaged = [], []
     for directory in paths.backups_dir.iterdir():
         manifest = directory / MANIFEST
-        if manifest.is_file():
+        if not manifest.is_file():
+            continue
+        try:
             found.append(_load(directory))
-    return sorted(found, key=lambda backup: backup.id, reverse=True)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            log.warning("backup %s skipped: its %s is damaged (%s)", directory, MANIFEST, error)
+            damaged.append((directory, f"{MANIFEST} is damaged ({error})"))
+    return sorted(found, key=lambda backup: backup.id, reverse=True), sorted(damaged)
 
 
 def find_backup(paths: Paths, backup_id: str | None) -> Backup:
     backups = list_backups(paths)
-    if not backups:
-        raise OperationFailed(f"there are no backups in {paths.backups_dir}")
     if backup_id is None:
+        if not backups:
+            raise PreconditionMissing(f"there are no backups in {paths.backups_dir}")
         return backups[0]
     for backup in backups:
         if backup.id == backup_id:
             return backup
-    raise OperationFailed(f"no backup with the id {backup_id}",
-                          hint="`ispa-cert backups list` shows the ids")
+    damaged = [directory for directory, _ in damaged_backups(paths) if directory.name == backup_id]
+    if damaged:
+        raise BadInput(f"backup {backup_id} is damaged ({damaged[0] / MANIFEST} cannot be read) and cannot be restored",
+                       hint="`ispa-cert backups list` shows the usable backups")
+    raise BadInput(f"no backup with the id {backup_id}", hint="`ispa-cert backups list` shows the ids")
 
 
 def _load(directory: Path) -> Backup:
-    data = json.loads((directory / MANIFEST).read_text())
+    data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     entries = tuple(BackupEntry(**entry) for entry in data["entries"])
-    return Backup(data["id"], directory, data["created"], data["reason"], entries)
+    return Backup(str(data["id"]), directory, str(data["created"]), str(data["reason"]), entries)
 
 
 def _prune(paths: Paths) -> None:
@@ -173,6 +190,7 @@ def apache_change(paths: Paths, reason: str,
     _write_marker(paths, reason, backup=backup.id)
     try:
         yield backup
+        test_hook("apache-change")
         configtest(paths)
         graceful(paths)
         if verify is not None:
@@ -182,6 +200,14 @@ def apache_change(paths: Paths, reason: str,
         raise _as_error(failure, backup) from failure
     finally:
         paths.pending_marker.unlink(missing_ok=True)
+
+
+def test_hook(point: str) -> None:
+    """For the fault tests only: with ISPA_TEST_PAUSE_AT=POINT, say so on stderr and wait to be killed."""
+    if os.environ.get("ISPA_TEST_PAUSE_AT") == point:
+        log.warning("paused at %s (ISPA_TEST_PAUSE_AT)", point)
+        os.write(2, f"test hook: paused at {point}\n".encode())
+        time.sleep(60)
 
 
 def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
@@ -201,8 +227,7 @@ def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
 def _as_error(failure: BaseException, backup: Backup) -> BaseException:
     restored = f"The previous configuration was restored from backup {backup.id} and Apache reloaded."
     if isinstance(failure, CommandFailed):
-        apache_said = "\n".join(line for line in failure.output.splitlines() if line.strip())[-1500:]
-        return OperationFailed(f"{failure.message}. Apache said:\n{apache_said}\n{restored}",
+        return OperationFailed(f"{failure.message}. Apache said:\n{apache_message(failure.output)}\n{restored}",
                                hint="fix the Apache configuration error above, then run the command again")
     if isinstance(failure, IspaError):
         return type(failure)(f"{failure.message}\n{restored}", failure.hint)
@@ -253,13 +278,38 @@ def recover(paths: Paths) -> str | None:
     if not marker.get("backup"):
         paths.pending_marker.unlink(missing_ok=True)
         return "an interrupted Apache change left an unreadable marker; it was removed"
-    backup = find_backup(paths, marker["backup"])
+    backup = next((found for found in list_backups(paths) if found.id == marker["backup"]), None)
+    if backup is None:
+        return _recover_without_backup(paths, marker)
     restore_files(backup)
     configtest(paths)
     graceful(paths)
     paths.pending_marker.unlink(missing_ok=True)
     return (f"an earlier run was interrupted while changing Apache ({marker.get('reason')}); "
             f"the configuration from backup {backup.id} was restored and Apache reloaded")
+
+
+def _recover_without_backup(paths: Paths, marker: dict) -> str:
+    """The interrupted change names a backup that is gone: keep a configuration Apache accepts, else stop."""
+    what = f"an earlier run was interrupted while changing Apache ({marker.get('reason')})"
+    try:
+        configtest(paths)
+    except CommandFailed as failed:
+        raise RollbackFailed(
+            f"{what}, and its backup {marker['backup']} no longer exists in {paths.backups_dir}; "
+            f"Apache rejects the current configuration:\n{apache_message(failed.output)}",
+            hint=f"fix the error above or restore another backup (`ispa-cert backups list`, then "
+                 f"`ispa-cert backups restore ID`, which clears this state), or remove {paths.pending_marker} "
+                 "once `apache2ctl configtest` passes") from None
+    paths.pending_marker.unlink(missing_ok=True)
+    return (f"{what}; its backup {marker['backup']} no longer exists, but Apache accepts the current "
+            "configuration, so it was kept (check it with `ispa-cert status`)")
+
+
+def apache_message(output: str) -> str:
+    """Apache's own words from a failed apache2ctl run: the lines naming file, line and directive."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    return "\n".join(lines)[-1500:]
 
 
 @contextmanager

@@ -29,7 +29,10 @@ class Serving:
 
 def check(settings: Settings, name: str, timeout: float = 3.0) -> Serving:
     live = settings.paths.live(name)
-    on_disk = certs.read_certificate(live.cert) if live.cert.exists() else None
+    try:
+        on_disk = certs.read_certificate(live.cert) if live.cert.exists() else None
+    except OperationFailed:  # a damaged file: the status row says why; it cannot match what is served
+        on_disk = None
     served = certs.served_certificate(LOCAL_ADDRESS, settings.https_port, name, timeout=timeout)
     return Serving(name, on_disk, served)
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .. import acme, apache, ca, renewal, runner, state as state_store, transaction
 from ..apache import VirtualHost
 from ..certs import CertificateInfo
-from ..errors import CommandFailed, PreconditionMissing
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing, TimedOut
 from ..report import Console
-from ..settings import Settings
+from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..state import State
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,28 @@ def require_apache(settings: Settings) -> None:
                                   hint="create it with the ISPadmin port-80 virtual host, as the ISPadmin guide shows")
 
 
+def require_apache_config(settings: Settings) -> None:
+    """Apache accepts its configuration (configtest), or PreconditionMissing quoting Apache's own words."""
+    try:
+        transaction.configtest(settings.paths)
+    except CommandFailed as failed:
+        raise _apache_rejects(failed) from None
+
+
+def _apache_rejects(failed: CommandFailed) -> PreconditionMissing:
+    return PreconditionMissing(
+        f"Apache rejects its current configuration, so nothing was changed. Apache said:\n"
+        f"{transaction.apache_message(failed.output)}",
+        hint="fix the file and line Apache names (`apache2ctl configtest` checks it), or disable the broken "
+             "site (a2dissite NAME), then run the command again; the CA was not contacted")
+
+
 def virtual_hosts(settings: Settings) -> list[VirtualHost]:
     """What Apache itself says it serves (apache2ctl -S)."""
-    result = runner.run(apache.ctl_command("-S"), env=apache.environment(settings.paths))
+    try:
+        result = runner.run(apache.ctl_command("-S"), env=apache.environment(settings.paths))
+    except CommandFailed as failed:
+        raise _apache_rejects(failed) from None
     return apache.parse_virtual_hosts(result.output)
 
 
@@ -53,18 +73,67 @@ def run_acme_apache(settings: Settings, console: Console, command: list[str], ok
     log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     try:
         with transaction.acme_apache_run(paths, " ".join(command[1:4])):
-            result = runner.run(command, env=acme.environment(paths), ok_codes=ok_codes, echo=console.stream)
+            result = runner.run(command, env=acme.environment(paths), ok_codes=ok_codes, echo=console.stream,
+                                timeout=settings.ca_timeout)
     except CommandFailed as failed:
-        return None, acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset))
+        failure = acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset), last_header(paths))
+        if failure.ca_problem:
+            failure = replace(failure, detail=ca_problem_message(ca_url(settings, command), failure.ca_problem))
+        return None, failure
+    except TimedOut as late:
+        raise OperationFailed(timeout_message(ca_url(settings, command), late.seconds,
+                                              log_since(paths.acme_log, log_offset), last_header(paths)),
+                              hint=f"check this server's connection to the CA (firewall, proxy, DNS) and the CA's status "
+                                   f"page, then run the command again; the limit is {ENV_CA_TIMEOUT} (seconds, default "
+                                   f"{DEFAULT_CA_TIMEOUT:.0f}). Nothing was changed and nothing counts against "
+                                   "the CA's limits") from late
     return result.returncode, None
 
 
+def ca_url(settings: Settings, command: list[str]) -> str:
+    """The CA an acme.sh command talks to: its --server, else the one the name was issued by."""
+    if "--server" in command:
+        return command[command.index("--server") + 1]
+    if "-d" in command:
+        return acme.read_domain_conf(settings.paths, command[command.index("-d") + 1]).get("Le_API") or settings.acme_server
+    return settings.acme_server
+
+
+def last_header(paths) -> str:
+    """The header of the last HTTP response acme.sh received (it keeps it in http.header)."""
+    try:
+        return (paths.acme_home / "http.header").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def ca_problem_message(url: str, problem: str) -> str:
+    """The admin's sentence for a CA that could not be reached or answered with an error."""
+    if problem.startswith("HTTP"):
+        return f"the CA at {url} answered with an error ({problem})"
+    if problem.startswith("its answer"):
+        return f"the CA at {url} answered, but not as an ACME server ({problem})"
+    return f"the CA at {url} could not be reached ({problem})"
+
+
+def timeout_message(url: str, seconds: float, log_text: str, header: str = "") -> str:
+    """A run that hit ISPA_CA_TIMEOUT: what acme.sh saw until then, when it is known."""
+    cause = acme.ca_unreachable(log_text) or acme.ca_error_status(log_text, header)
+    if cause:
+        return f"{ca_problem_message(url, cause)}; acme.sh kept retrying and was stopped after {seconds:.0f} s"
+    return f"the CA at {url} did not answer within {seconds:.0f} s; acme.sh was stopped"
+
+
 def failure_outcome(failure: acme.AcmeFailure) -> tuple[str, str]:
-    return ("rate-limited" if failure.rate_limited else "failed"), failure.detail
+    """"rate-limited" (the CA refuses for now), "failed" (a validation failed), or "error" (anything else)."""
+    if failure.rate_limited:
+        return "rate-limited", failure.detail
+    return ("failed" if failure.validation_failed else "error"), failure.detail
 
 
 def record_outcome(settings: Settings, record: State, name: str, outcome: str, kind: str) -> State:
-    """Ledger and history: a new certificate is an issuance of `kind`, a failure counts against the name."""
+    """Ledger and history: a new certificate is an issuance of `kind`; only what the CA counts
+    (a failed validation, its own rate-limit refusal) counts against the name."""
     moment = now()
     if outcome in ("issued", "renewed"):
         record = state_store.record_issuance(record, [name], kind, moment)

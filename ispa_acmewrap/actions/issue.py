@@ -48,7 +48,7 @@ class IssueOptions:
 class IssuedName:
     role: str
     name: str
-    outcome: str  # "issued", "kept" (still valid, acme.sh skipped it) or "failed"
+    outcome: str  # "issued", "kept" (still valid, acme.sh skipped it), "failed" (validation), "error" or "rate-limited"
     certificate: CertificateInfo | None = None
     reason: str = ""
 
@@ -348,13 +348,25 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     names = list(chosen.values())
     addresses = check_dns(settings, console, names, options.skip_dns_check)
     ensure_installed(settings, console, options.email)
+    guard_rate_limits(settings, record, names)  # before Apache is touched: a refused run changes nothing
     hosts = virtual_hosts(settings)
     temp_created = prepare_apache(settings, console, record, hosts, names)
+    try:
+        return _issue_and_install(settings, console, options, record, chosen, addresses, hosts, temp_created)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: temp_isp.conf goes with this run
+        if temp_created and paths.temp_site.exists():
+            remove_temp_site(settings, console)
+        raise
+
+
+def _issue_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,
+                       chosen: dict[str, str], addresses: dict[str, list[str]], hosts: list[VirtualHost],
+                       temp_created: bool) -> IssueResult:
+    paths = settings.paths
     failed = run_self_test(settings, console, addresses, options.ignore_self_test)
     for role, name in chosen.items():
         record = state_store.with_role(record, role, name)
     state_store.save_state(paths.state_file, record)
-    guard_rate_limits(settings, record, [name for name in names if name not in failed])
 
     result = IssueResult()
     for role, name in chosen.items():
@@ -395,7 +407,7 @@ def renewal_windows(settings: Settings, record: State, names: list[str]) -> Stat
 
 def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:
     live = settings.paths.live(entry.name)
-    if entry.outcome == "failed" or not live.cert.exists():
+    if entry.outcome in ("failed", "error") or not live.cert.exists():
         return entry
     return IssuedName(entry.role, entry.name, entry.outcome, read_certificate(live.cert), entry.reason)
 
@@ -421,7 +433,7 @@ def program_path(paths: Paths) -> Path:
 
 
 def raise_for_failures(result: IssueResult) -> None:
-    failed = [entry for entry in result.names if entry.outcome in ("failed", "rate-limited")]
+    failed = [entry for entry in result.names if entry.outcome in ("failed", "error", "rate-limited")]
     if not failed:
         return
     message = "; ".join(f"{entry.name}: {entry.reason}" for entry in failed)

@@ -24,7 +24,8 @@ from ..errors import OperationFailed, PreconditionMissing, RateLimited
 from ..report import Console
 from ..settings import Settings
 from ..state import State
-from .common import failure_outcome, now, record_outcome, refresh_renewal_info, require_root, run_acme_apache
+from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, require_apache_config,
+                     require_root, run_acme_apache)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Decision:
 @dataclass(frozen=True)
 class RenewedName:
     name: str
-    outcome: str  # "renewed", "not due", "failed", "rate-limited" (by the CA) or "blocked" (by us)
+    outcome: str  # "renewed", "not due", "failed" (validation), "error" (CA or local), "rate-limited" (by the CA), "blocked" (by us)
     certificate: CertificateInfo | None  # the installed one after this run
     reason: str = ""
     next_renewal: datetime | None = None  # of the installed certificate, as renewal.plan says
@@ -191,6 +192,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
         raise PreconditionMissing(f"acme.sh is not installed in {settings.paths.acme_home}",
                                   hint="`ispa-cert install` installs it again (keeps the account); "
                                        "`ispa-cert repair` if that does not help")
+    require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
     outcomes = []
     for decision in plan:
         record, entry = _attempt(settings, console, record, decision)
@@ -203,7 +205,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
 
 def _finish(settings: Settings, result: RenewResult) -> RenewResult:
     """Remember a run that ended without trouble (doctor shows it)."""
-    if not any(entry.outcome in ("failed", "rate-limited", "blocked") for entry in result.names) \
+    if not any(entry.outcome in ("failed", "error", "rate-limited", "blocked") for entry in result.names) \
             and not result.not_served:
         path = settings.paths.state_file
         state_store.save_state(path, state_store.record_renewal(state_store.load_state(path), now()))
@@ -213,7 +215,7 @@ def _finish(settings: Settings, result: RenewResult) -> RenewResult:
 def raise_for_failures(result: RenewResult) -> None:
     """The exit status cron mail acts on: 4 when waiting is the cure, else 1."""
     held = result.with_outcome("blocked") + result.with_outcome("rate-limited")
-    failed = result.with_outcome("failed")
+    failed = result.with_outcome("failed") + result.with_outcome("error")
     if held:
         raise RateLimited("; ".join(_problem(entry) for entry in held + failed), hint=RATE_LIMIT_HINT)
     if failed:

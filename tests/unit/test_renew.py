@@ -128,6 +128,7 @@ def due_name(settings, monkeypatch):
     settings.paths.acme_home.mkdir(parents=True, exist_ok=True)
     settings.paths.acme_script.write_text("#!/bin/sh\n")
     monkeypatch.setattr(renew, "require_root", lambda: None)
+    monkeypatch.setattr(renew, "require_apache_config", lambda _settings: None)
     calls: list[str] = []
     monkeypatch.setattr(renew, "renew_one", lambda _settings, _console, name: calls.append(name) or ("renewed", ""))
     return calls
