@@ -20,7 +20,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sh
@@ -105,11 +106,34 @@ def run(
     return result
 
 
+_deferring: list[bool] = []  # inside interrupts_deferred(): SIGINT/SIGTERM only noted
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Let a rollback finish: SIGINT/SIGTERM meanwhile are logged, and neither stop it nor its programs.
+
+    The caller raises its own failure afterwards (a KeyboardInterrupt when the first signal began it)."""
+    def note(signum: int, _frame: object) -> None:
+        log.warning("signal %d received during a rollback: the rollback finishes first", signum)
+
+    previous = _install_handlers(note)
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+        _restore_handlers(previous)
+
+
 def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str, ...]) -> int:
     """Wait for the process; on timeout, SIGINT or SIGTERM stop its whole process group."""
     interrupted: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
+        if _deferring:
+            log.warning("signal %d received during a rollback: %s finishes first", signum, command[0])
+            return
         interrupted.append(signum)
         _stop_group(process)
 

@@ -211,11 +211,12 @@ def test_hook(point: str) -> None:
 
 
 def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
-    log.warning("rolling back to backup %s after: %s", backup.id, failure)
+    log.warning("rolling back to backup %s after: %r", backup.id, failure)
     try:
-        restore_files(backup)
-        configtest(paths)
-        graceful(paths)
+        with runner.interrupts_deferred():  # a second Ctrl-C or SIGTERM must not cut the rollback short
+            restore_files(backup)
+            configtest(paths)
+            graceful(paths)
     except (OSError, IspaError) as error:
         paths.pending_marker.unlink(missing_ok=True)
         raise RollbackFailed(
@@ -331,7 +332,8 @@ def acme_apache_run(paths: Paths, reason: str) -> Iterator[None]:
         yield
     finally:
         try:
-            _put_back_main_config(paths, copy)
+            with runner.interrupts_deferred():
+                _put_back_main_config(paths, copy)
         finally:
             (paths.acme_home / main.name).unlink(missing_ok=True)  # acme.sh's own copy
             paths.pending_marker.unlink(missing_ok=True)

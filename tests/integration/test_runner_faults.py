@@ -89,3 +89,16 @@ def test_a_timeout_stops_the_group_and_says_so(tmp_path):
         runner.run(["sh", "-c", f"{marker} & wait"], timeout=1)
     assert raised.value.seconds == 1 and time.monotonic() - started < runner.GRACE_SECONDS + 3
     assert processes_with(marker) == []
+
+
+def test_a_signal_during_a_rollback_neither_stops_it_nor_its_programs(tmp_path):
+    done = tmp_path / "done"
+    previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with runner.interrupts_deferred():
+            runner.run(["sh", "-c", f"sleep 1; touch {done}"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert done.exists()
