@@ -100,6 +100,8 @@ def _settings(**overrides):
         return _load_settings(**overrides)
     except IspaError as error:
         print(f"error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
         raise typer.Exit(error.exit_code) from None
 
 
@@ -198,13 +200,23 @@ def _recover_interrupted(settings) -> None:
 
 def _report_pending_change(settings) -> None:
     """Read-only commands never act on an interrupted change: they only say it is there."""
-    from .transaction import pending_change
+    from .transaction import list_backups, pending_change
 
     marker = pending_change(settings.paths)
-    if marker is not None:
-        print(f"notice: an earlier run was interrupted while changing Apache ({marker.get('reason')}); the next "
-              f"changing command (e.g. `ispa-cert renew`) restores backup {marker.get('backup') or '(none)'} first",
-              file=sys.stderr)
+    if marker is None:
+        return
+    backup = marker.get("backup")
+    if backup and backup in {found.id for found in list_backups(settings.paths)}:
+        then = f"restores backup {backup} first"
+    elif backup:
+        then = (f"finds its backup {backup} gone: it keeps the current configuration if Apache accepts it, "
+                "otherwise says how to restore another backup")
+    elif marker.get("main_config_copy"):
+        then = f"puts {settings.paths.apache_main_config.name} back as it was before acme.sh ran"
+    else:
+        then = f"removes the unreadable marker {settings.paths.pending_marker}"
+    print(f"notice: an earlier run was interrupted while changing Apache ({marker.get('reason')}); the next "
+          f"changing command (e.g. `ispa-cert renew`) {then}", file=sys.stderr)
 
 
 def _locked(settings, command: str):
