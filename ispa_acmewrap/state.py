@@ -37,6 +37,7 @@ a new State) apart from load_state and save_state.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -186,6 +187,8 @@ def save_state(path: Path, state: State, now: datetime | None = None) -> None:
         private_directory(path.parent)
         atomic_write(path, text, mode=0o600)
     except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the command line names the full disk, as for every other file
         raise OperationFailed(
             f"cannot write the state file {path}: {error.strerror or error}",
             hint="check free space and permissions of its directory (run as root)",

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -240,24 +241,46 @@ def test_the_rate_limit_guard_refuses_before_apache_is_touched(stack, tool, befo
 
 # --- a full disk, damaged files --------------------------------------------------------------------
 
-def test_a_full_disk_is_named_and_apache_keeps_serving(stack, tool, before):
-    backups = stack.paths.backups_dir
-    aside = backups.with_name("backups.aside")
-    backups.rename(aside)
-    backups.mkdir(mode=0o700)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(backups)], check=True)
+@contextmanager
+def full_disk(directory: Path):
+    """A small tmpfs over `directory` holding a copy of its files, filled to the last page.
+
+    Yields the files' bytes as they were; the original directory is back afterwards."""
+    aside = directory.with_name(directory.name + ".aside")
+    directory.rename(aside)
+    directory.mkdir(mode=aside.stat().st_mode & 0o7777)
+    used = int(subprocess.run(["du", "-sk", str(aside)], capture_output=True, text=True, check=True).stdout.split()[0])
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + 256}k", "tmpfs", str(directory)], check=True)
     try:
-        subprocess.run(["dd", "if=/dev/zero", f"of={backups / 'filler'}", "bs=4k"], capture_output=True)
-        result = tool(*ISSUE_ADMIN, "--redirect")
+        subprocess.run(["cp", "-a", f"{aside}/.", str(directory)], check=True)
+        subprocess.run(["dd", "if=/dev/zero", f"of={directory / 'filler'}", "bs=4k"], capture_output=True)
+        yield {path: path.read_bytes() for path in directory.rglob("*") if path.is_file() and path.name != "filler"}
     finally:
-        subprocess.run(["umount", str(backups)], check=True)
-        backups.rmdir()
-        aside.rename(backups)
+        subprocess.run(["umount", str(directory)], check=True)
+        directory.rmdir()
+        aside.rename(directory)
+
+
+def files_now(contents: dict) -> dict:
+    return {path: path.read_bytes() if path.exists() else None for path in contents}
+
+
+@pytest.mark.parametrize(("where", "command"), [
+    ("backups_dir", ISSUE_ADMIN + ("--redirect",)),
+    ("backups_dir", ("backups", "restore", "--yes")),
+    ("state_dir", ("renew", "--force")),
+    ("crontab", ("cron", "install", "--schedule", "0 4 * * *")),
+])
+def test_a_full_disk_is_named_and_apache_keeps_serving(stack, tool, before, where, command):
+    directory = stack.paths.crontab.parent if where == "crontab" else getattr(stack.paths, where)
+    with full_disk(directory) as contents:
+        result = tool(*command)
+        assert files_now(contents) == contents  # no file there was changed, truncated or left half-written
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert f"error: the disk is full: cannot write {backups}/" in result.stderr
-    assert f"(file system {backups}: No space left on device)" in result.stderr
-    assert "unexpected" not in result.stderr
+    assert f"error: the disk is full: cannot write {directory}/" in result.stderr
+    assert f"(file system {directory}: No space left on device)" in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
     assert_unharmed(stack, before)
 
 

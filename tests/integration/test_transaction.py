@@ -83,7 +83,11 @@ def test_run_killed_between_backup_and_reload_is_recovered_by_the_next_command(a
     assert paths.pending_marker.exists()
     assert paths.vhost_include.read_text() == "ThisIsNotADirective on\n"
 
-    result = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "backups", "list"],
+    listed = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "backups", "list"],
+                            capture_output=True, text=True, env={**os.environ, **apache.tool_env()})
+    assert listed.returncode == 0 and "interrupted" in listed.stderr, listed.stderr
+    assert paths.pending_marker.exists()  # a read-only command only reports it
+    result = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "renew"],
                             capture_output=True, text=True, env={**os.environ, **apache.tool_env()})
     assert result.returncode == 0, result.stderr
     assert "interrupted" in result.stderr and "restored" in result.stderr
