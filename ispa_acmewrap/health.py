@@ -128,11 +128,17 @@ def _issue_command(role: str | None) -> str:
 
 # --- Apache ---------------------------------------------------------------------------
 
-def apache_config_finding(error: str | None, installed: bool = True) -> Finding:
+def apache_config_finding(error: str | None, installed: bool = True, configtest: bool = False) -> Finding:
+    """`configtest`: the error is configtest's (-S read the files, but a file they name is wrong)."""
     if not installed:
         return Finding("apache-config", Severity.CRIT, f"Apache is not installed: {error}", "apt-get install apache2")
     if error is None:
         return Finding("apache-config", Severity.OK, "apache2ctl -S reads the configuration")
+    if configtest:
+        return Finding("apache-config", Severity.CRIT, f"apache2ctl configtest fails, so the next reload will fail: "
+                       f"{error}", "fix the file and line Apache names (a missing certificate or key: "
+                       "`ispa-cert renew --force`); `ispa-cert backups restore` puts back the configuration from "
+                       "before ispa-cert's last change")
     return Finding("apache-config", Severity.CRIT, f"Apache's configuration cannot be read: {error}",
                    "run `apache2ctl configtest` to see the error; `ispa-cert backups restore` puts back "
                    "the configuration from before ispa-cert's last change")

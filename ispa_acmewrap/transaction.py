@@ -309,8 +309,9 @@ def _recover_without_backup(paths: Paths, marker: dict) -> str:
 
 def apache_message(output: str) -> str:
     """Apache's own words from a failed apache2ctl run: the lines naming file, line and directive."""
-    lines = [line for line in output.splitlines() if line.strip()]
-    return "\n".join(lines)[-1500:]
+    noise = ("Action '", "The Apache error log may have more information")  # apache2ctl's own closing lines
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith(noise)]
+    return "\n".join(lines or output.splitlines())[-1500:]
 
 
 @contextmanager

@@ -115,13 +115,13 @@ def apache_findings(settings: Settings) -> list[Finding]:
     except IspaError as error:  # apache2ctl is not installed
         return [health.apache_config_finding(error.message, installed=False), health.apache_running_finding(None, None)]
     error = None if result.returncode == 0 else _last_lines(result.output)
+    configtest = None
     if error is None:  # -S only reads the files; configtest also checks what they name (certificates, keys)
         test = runner.run(apache.ctl_command("configtest"), env=apache.environment(paths),
                           ok_codes=runner.ALL_EXIT_CODES)
-        if test.returncode != 0:
-            error = f"configtest fails, so the next reload will fail: {_last_lines(test.output)}"
+        configtest = None if test.returncode == 0 else _last_lines(transaction.apache_message(test.output))
     pid_file = apache.parse_pid_file(result.output)
-    return [health.apache_config_finding(error),
+    return [health.apache_config_finding(error or configtest, configtest=configtest is not None),
             health.apache_running_finding(pid_file, _running_pid(pid_file) if pid_file else None)]
 
 

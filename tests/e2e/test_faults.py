@@ -335,7 +335,7 @@ def test_status_shows_a_damaged_certificate_and_doctor_runs_apaches_configtest(s
     assert ADMIN in status.stdout and "cert.pem" in status.stdout
     assert doctor.returncode == 2, doctor.stdout
     assert doctor.stdout.startswith("ISPA-CERT CRITICAL")
-    assert "apache-config" in doctor.stdout and "configtest fails, so the next reload will fail" in doctor.stdout
+    assert "apache-config: apache2ctl configtest fails, so the next reload will fail" in doctor.stdout
     assert str(live.key) in doctor.stdout
     assert_unharmed(stack, before)
 
