@@ -127,7 +127,7 @@ def test_unreachable_ca_is_named_bounded_and_not_counted(stack, tool, before):
     assert f"error: the CA at {url} could not be reached (connection refused)" in result.stderr
     assert "stopped after 6 s" in result.stderr and "ISPA_CA_TIMEOUT" in result.stderr
     assert "libcurl" not in result.stderr and "Traceback" not in result.stderr
-    assert elapsed < 40
+    assert elapsed < 60  # acme.sh alone retries for 100 s
     assert_unharmed(stack, before)
 
 
@@ -152,7 +152,7 @@ def test_hung_ca_ends_at_the_deadline_with_a_clear_message(stack, tool, before):
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"error: the CA at {ca.url} did not answer within 4 s; acme.sh was stopped" in result.stderr
-    assert elapsed < 30
+    assert elapsed < 60  # the stub would hang for an hour
     assert_unharmed(stack, before)
 
 
@@ -182,9 +182,9 @@ def test_sigkill_takes_acme_sh_down_and_holds_the_lock_until_then(stack, tool, b
         wait_for_acme(stack)
         run.kill()
         run.wait(timeout=10)
-        gone_after = wait_until_no_children(stack, timeout=15)
+        gone_after = wait_until_no_children(stack, timeout=20)
 
-    assert run_children(stack) == [] and gone_after < 10
+    assert run_children(stack) == [] and gone_after < 20
     after = tool("renew")  # the next run finds the lock free and puts apache2.conf back as it was
     assert after.returncode == 0, after.stdout + after.stderr
     assert "interrupted while acme.sh had changed apache2.conf" in after.stderr
