@@ -28,7 +28,7 @@ from ispa_acmewrap import state as state_store
 from tests.conftest import ToolRunner, ispa_cert_executable
 from tests.e2e.ca_stub import CAStub, refused_url
 from tests.e2e.support import ADMIN, serial_on_disk, serial_served
-from tests.stack import Stack, make_sandbox, stop_pid
+from tests.stack import Stack, make_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -350,6 +350,6 @@ def test_renew_against_a_broken_local_apache_is_not_counted_at_the_ca(stack, too
 
     for result in results:
         assert result.returncode == 3, result.stdout + result.stderr
-        assert f"Apache rejects its current configuration" in result.stderr
+        assert "Apache rejects its current configuration" in result.stderr
         assert f"line 1 of {broken}" in result.stderr and "Invalid command 'NoSuchDirective'" in result.stderr
     assert_unharmed(stack, before)  # the ledger too: a local fault is no failed validation
