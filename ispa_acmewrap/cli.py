@@ -274,7 +274,15 @@ def issue(
     force: Annotated[bool, typer.Option("--force", help="Issue a new certificate even when the current one is not due.")] = False,
     redirect: Annotated[Optional[bool], typer.Option("--redirect/--no-redirect",
                         help="Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 challenges excepted), "
-                             "or stop doing so. Default: keep the current setting.")] = None,
+                             "or stop doing so (which also stops HSTS). The redirect answers 308, so a POST stays a POST. "
+                             "Default: keep the current setting.")] = None,
+    hsts: Annotated[Optional[bool], typer.Option("--hsts/--no-hsts",
+                    help="Send HSTS (Strict-Transport-Security, max-age two years) on the HTTPS virtual hosts; "
+                         "only together with --redirect. Remembered; default: off.")] = None,
+    tls_profile: Annotated[Optional[str], typer.Option(metavar="intermediate|modern",
+                           help="Mozilla's TLS profile for the HTTPS virtual hosts: intermediate (TLS 1.2 and 1.3, "
+                                "for every browser of the last ten years) or modern (TLS 1.3 only). Remembered; "
+                                "default: intermediate.")] = None,
     profile: Annotated[Optional[str], typer.Option(metavar="NAME", help=(
         "The CA's certificate profile, e.g. Let's Encrypt's classic (90 days; 64 from 2027-02-10), tlsserver "
         "(45 days) or shortlived (6 days). Checked against the profiles the CA offers; remembered per name "
@@ -308,7 +316,8 @@ def issue(
         options = action.IssueOptions(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
-            redirect=redirect, profile=profile)
+            redirect=redirect, profile=profile, hsts=hsts,
+            tls_profile=tls_profile.lower() if tls_profile else None)
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)

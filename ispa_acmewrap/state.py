@@ -14,7 +14,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
       "last_renewal": "2025-03-02T05:13:40Z",
       "profiles": {"isp.example.net": "shortlived"},
       "renewal_info": {"isp.example.net": {"cert_id": "…", "checked_at": "…", "next_check": "…",
-                       "window_start": "…", "window_end": "…", "explanation_url": null, "renew_at": "…"}}
+                       "window_start": "…", "window_end": "…", "explanation_url": null, "renew_at": "…"}},
+      "tls": {"profile": "intermediate", "hsts": false}
     }
 
 - `roles`: the name answered for each role (admin, client, dealer); `issue` asks again
@@ -30,6 +31,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
   is issued anew; renewals keep it through acme.sh's own record.
 - `renewal_info`: the CA's renewal window (ARI) per name as last read, with the moment chosen inside
   it and when the CA may be asked again (ca.RenewalInfo); it belongs to the certificate `cert_id`.
+- `tls`: the HTTPS vhosts' TLS profile (`issue --tls-profile`; absent: intermediate) and
+  whether they send HSTS (`issue --hsts`, only ever together with the port-80 redirect).
 
 A missing file is an empty state. Functions here are pure (they take `now` and return
 a new State) apart from load_state and save_state.
@@ -76,6 +79,8 @@ class State:
     last_renewal: datetime | None = None
     profiles: Mapping[str, str] = field(default_factory=dict)
     renewal_info: Mapping[str, RenewalInfo] = field(default_factory=dict)
+    tls_profile: str | None = None  # None: never chosen, the default profile applies
+    hsts: bool = False
 
 
 # --- roles and renewals ---------------------------------------------------------
@@ -88,6 +93,10 @@ def with_role(state: State, role: str, name: str) -> State:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     return replace(state, roles={**state.roles, role: name})
+
+
+def with_tls(state: State, profile: str, hsts: bool) -> State:
+    return replace(state, tls_profile=profile, hsts=hsts)
 
 
 def record_renewal(state: State, now: datetime) -> State:
@@ -205,6 +214,7 @@ def _to_json(state: State) -> dict[str, Any]:
         "last_renewal": _timestamp(state.last_renewal) if state.last_renewal else None,
         "profiles": dict(state.profiles),
         "renewal_info": {name: _renewal_info_json(info) for name, info in state.renewal_info.items()},
+        **({"tls": {"profile": state.tls_profile, "hsts": state.hsts}} if state.tls_profile else {}),
     }
 
 
@@ -220,6 +230,8 @@ def _from_json(document: dict[str, Any]) -> State:
         last_renewal=_parse(last_renewal) if last_renewal else None,
         profiles={str(name): str(profile) for name, profile in document.get("profiles", {}).items()},
         renewal_info={str(name): _renewal_info(entry) for name, entry in document.get("renewal_info", {}).items()},
+        tls_profile=str(document["tls"]["profile"]) if "tls" in document else None,
+        hsts=bool(document["tls"].get("hsts", False)) if "tls" in document else False,
     )
 
 

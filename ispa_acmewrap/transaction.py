@@ -56,6 +56,7 @@ def tracked_files(paths: Paths) -> list[Path]:
         paths.ispadmin_site, paths.vhost_include, paths.temp_site, paths.temp_site_enabled,
         paths.apache_main_config,
         *(paths.mods_enabled / name for name in ("ssl.load", "ssl.conf", "socache_shmcb.load")),
+        *(paths.mods_enabled / name for name in ("rewrite.load", "headers.load")),  # --redirect, --hsts
     ]
 
 

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import acme, apache, ca, cron, dns, runner, selftest, state as state_store, transaction, verify
+from .. import acme, apache, ca, cron, dns, runner, selftest, state as state_store, tls, transaction, verify
 from ..apache import SslSite, VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import BadInput, OperationFailed, PreconditionMissing, RateLimited
@@ -42,6 +42,8 @@ class IssueOptions:
     issuance_kind: str = "issue"  # "reissue" when repair issues again
     redirect: bool | None = None  # None: keep what the generated include does now
     profile: str | None = None  # the CA's certificate profile (None: the one remembered, else the CA's default)
+    tls_profile: str | None = None  # None: keep the profile on record (default intermediate)
+    hsts: bool | None = None  # None: keep what is on record; only ever with the redirect
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,28 @@ def check_options(options: IssueOptions) -> None:
     for given in options.domains.values():
         if given is not None:
             normalize_name(given)
+    if options.tls_profile is not None and options.tls_profile not in tls.PROFILES:
+        raise BadInput(f"unknown TLS profile {options.tls_profile!r}", hint=f"choose one of: {', '.join(tls.PROFILES)}")
+    if options.hsts and options.redirect is False:
+        raise BadInput("--hsts needs --redirect, not --no-redirect", hint=HSTS_HINT)
+
+
+HSTS_HINT = ("HSTS tells browsers to use only HTTPS for two years; that is right only when port 80 sends "
+             "them to HTTPS as well: give --hsts together with --redirect")
+
+
+def choose_tls(options: IssueOptions, record: State, redirecting: bool) -> tls.TlsPolicy:
+    """The TLS policy of this run: the options, else what is on record. `redirecting`: the
+    generated include sends port 80 to HTTPS now. Raises BadInput for HSTS without redirect."""
+    redirect = redirecting if options.redirect is None else options.redirect
+    if options.hsts and not redirect:
+        raise BadInput("--hsts needs the port-80 redirect, which is off", hint=HSTS_HINT)
+    hsts = record.hsts if options.hsts is None else options.hsts
+    return tls.TlsPolicy(options.tls_profile or record.tls_profile or tls.DEFAULT_PROFILE, hsts and redirect)
+
+
+def recorded_policy(record: State) -> tls.TlsPolicy:
+    return tls.TlsPolicy(record.tls_profile or tls.DEFAULT_PROFILE, record.hsts)
 
 
 def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
@@ -200,12 +224,14 @@ def prepare_apache(settings: Settings, console: Console, record: State, hosts: l
         create_temp = console.confirm("Create a temporary configuration (temp_isp.conf) for them?", default=True)
     include_text = prepared_include(settings, record, hosts)
     current_include = paths.vhost_include.read_text() if paths.vhost_include.exists() else None
-    if not (add_include or remove_leftover or create_temp or include_text != current_include):
+    missing = missing_modules(settings, include_text)
+    if not (add_include or remove_leftover or create_temp or missing or include_text != current_include):
         return False
     console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
     with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges"):
         if add_include:
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
+        enable_modules(settings, missing)
         if include_text != current_include:
             atomic_write(paths.vhost_include, include_text)
         _remove_temp_site(settings)
@@ -223,7 +249,7 @@ def prepared_include(settings: Settings, record: State, hosts: list[VirtualHost]
         alias = apache.render_challenge_alias(paths)
         return current if alias in current else f"{current.rstrip()}\n\n{alias}"
     return apache.render_include(paths, installed_sites(settings, record, hosts, []), settings.https_port,
-                                 redirect=apache.redirects_to_https(current))
+                                 redirect=apache.redirects_to_https(current), policy=recorded_policy(record))
 
 
 def _remove_temp_site(settings: Settings) -> None:
@@ -312,20 +338,33 @@ def install_certificates(settings: Settings, console: Console, record: State, ho
     current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
     if current and not current.startswith(apache.INCLUDE_HEADER):
         console.warn(f"{paths.vhost_include} was not written by ispa-cert; it is replaced (a backup is kept)")
-    keep_redirect = apache.redirects_to_https(current)
+    redirect = apache.redirects_to_https(current) if redirect is None else redirect
     text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port,
-                                 redirect=keep_redirect if redirect is None else redirect)
-    if (text == current and apache.module_enabled(paths, "ssl") and not paths.temp_site.exists()
+                                 redirect=redirect, policy=recorded_policy(record))
+    missing = missing_modules(settings, text, "ssl")
+    if (text == current and not missing and not paths.temp_site.exists()
             and all(verify.check(settings, name).matches for name in names)):
         console.say("Apache already serves these certificates; its configuration is unchanged.")
         return
     console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, verify)")
     with transaction.apache_change(paths, f"install certificates for {', '.join(names)}",
                                    verify=lambda: verify.wait_until_served(settings, names)):
-        if not apache.module_enabled(paths, "ssl"):
-            runner.run(apache.enable_module_command("ssl"), env=apache.environment(paths))
+        enable_modules(settings, missing)
         _remove_temp_site(settings)
         atomic_write(paths.vhost_include, text)
+
+
+def missing_modules(settings: Settings, include_text: str, *always: str) -> list[str]:
+    """Modules the include needs (mod_rewrite for the redirect, mod_headers for HSTS) that are off."""
+    needed = [*always, *(["rewrite"] if apache.redirects_to_https(include_text) else []),
+              *(["headers"] if tls.hsts_in(include_text) else [])]
+    return [module for module in needed if not apache.module_enabled(settings.paths, module)]
+
+
+def enable_modules(settings: Settings, modules: list[str]) -> None:
+    """a2enmod, inside the caller's Apache transaction (which backs the links up)."""
+    for module in modules:
+        runner.run(apache.enable_module_command(module), env=apache.environment(settings.paths))
 
 
 def remove_temp_site(settings: Settings, console: Console) -> None:
@@ -344,6 +383,8 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     record = state_store.load_state(paths.state_file)
     chosen = choose_names(options, record, console)
     require_apache(settings)
+    include = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
+    policy = choose_tls(options, record, apache.redirects_to_https(include))
     check_profile(settings, options.profile)
     names = list(chosen.values())
     addresses = check_dns(settings, console, names, options.skip_dns_check)
@@ -352,7 +393,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     hosts = virtual_hosts(settings)
     temp_created = prepare_apache(settings, console, record, hosts, names)
     try:
-        return _issue_and_install(settings, console, options, record, chosen, addresses, hosts, temp_created)
+        return _issue_and_install(settings, console, options, record, chosen, addresses, hosts, temp_created, policy)
     except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: temp_isp.conf goes with this run
         if temp_created and paths.temp_site.exists():
             remove_temp_site(settings, console)
@@ -361,11 +402,12 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
 
 def _issue_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,
                        chosen: dict[str, str], addresses: dict[str, list[str]], hosts: list[VirtualHost],
-                       temp_created: bool) -> IssueResult:
+                       temp_created: bool, policy: tls.TlsPolicy) -> IssueResult:
     paths = settings.paths
     failed = run_self_test(settings, console, addresses, options.ignore_self_test)
     for role, name in chosen.items():
         record = state_store.with_role(record, role, name)
+    record = state_store.with_tls(record, policy.profile, policy.hsts)
     state_store.save_state(paths.state_file, record)
 
     result = IssueResult()

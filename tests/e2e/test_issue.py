@@ -167,7 +167,7 @@ def test_redirect_sends_port_80_to_https_but_keeps_challenges(stack, ispa_cert):
         return response.status, response.getheader("Location")
 
     assert issue(ispa_cert, "--redirect").returncode == 0
-    assert get(ADMIN, "/page?x=1") == (301, f"https://{ADMIN}:{stack.apache.https_port}/page?x=1")
+    assert get(ADMIN, "/page?x=1") == (308, f"https://{ADMIN}:{stack.apache.https_port}/page?x=1")
     token = stack.paths.challenge_dir / "probe-token"
     token.write_text("probe")
     assert get(ADMIN, "/.well-known/acme-challenge/probe-token") == (200, None)
@@ -175,7 +175,7 @@ def test_redirect_sends_port_80_to_https_but_keeps_challenges(stack, ispa_cert):
     # the setting sticks on a plain re-run (the self-test still passes through the exemption) ...
     again = issue(ispa_cert, "--force")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert get(PORTAL, "/")[0] == 301
+    assert get(PORTAL, "/")[0] == 308
     # ... and --no-redirect removes it
     assert issue(ispa_cert, "--no-redirect").returncode == 0
     assert get(ADMIN, "/") == (200, None)

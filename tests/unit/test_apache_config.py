@@ -81,5 +81,5 @@ def test_redirect_rules_except_challenges_and_only_when_asked():
     assert apache.redirects_to_https(text)
     assert "%{HTTPS} != 'on'" in text and r"m#^a\.example\.net(:[0-9]+)?$#" in text
     assert r"%{REQUEST_URI} !~ m#^/\.well\-known/acme\-challenge/#" in text
-    assert 'Redirect permanent "https://a.example.net%{REQUEST_URI}"' in text
-    assert ':8443%{REQUEST_URI}' in apache.render_include(paths, [site], 8443, redirect=True)
+    assert 'RewriteRule "^" "https://a.example.net%1" [R=308,NE,L]' in text
+    assert '"https://a.example.net:8443%1"' in apache.render_include(paths, [site], 8443, redirect=True)
