@@ -252,7 +252,7 @@ def _served_text(row) -> str:
 def status_table(result) -> str:
     """`ispa-cert status`: one row per certificate, then a note per name that needs one."""
     if not result.rows:
-        return "No certificates yet: `ispa-cert issue -a -c` gets them."
+        return "\n".join(["No certificates yet: `ispa-cert issue -a -c` gets them.", *_tls_lines(result.tls)])
     from .health import lifetime_text
 
     rows = []
@@ -264,7 +264,44 @@ def status_table(result) -> str:
                      _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
     headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
                "CA's renewal window (ARI, UTC)", "renewal at", f"served on {result.https_port}")
-    return "\n".join([table(headers, rows), *_status_notes(result.rows, result.checked_at)])
+    return "\n".join([table(headers, rows), *_status_notes(result.rows, result.checked_at),
+                      *_tls_lines(result.tls)])
+
+
+def _tls_lines(status) -> list[str]:
+    """The HTTPS policy under the table: profile, redirect and HSTS, HTTP/2."""
+    if status is None:
+        return []
+    if status.profile is None:
+        profile = f"no TLS profile written yet (the next install writes Mozilla's {status.chosen})"
+    else:
+        profile = f"Mozilla's {status.profile.profile} profile (snippet version {status.profile.version})"
+        if status.chosen != status.profile.profile:
+            profile += f"; the next install writes {status.chosen}"
+    redirect = "port 80 redirects to HTTPS (308)" if status.redirect else "port 80 is not redirected"
+    return ["", f"TLS: {profile}", f"     {redirect}; HSTS {'on' if status.hsts else 'off'}; OCSP stapling off",
+            f"     HTTP/2: {_http2_text(status.http2)}"]
+
+
+def _http2_text(support) -> str:
+    if support is None:
+        return "unknown (apache2ctl -M did not answer)"
+    if support.can_serve:
+        return f"on (mod_http2 loaded, {support.mpm} MPM)"
+    if support.module_loaded:
+        return "off: mod_http2 is loaded, but the prefork MPM cannot serve HTTP/2"
+    return "off: mod_http2 is not loaded (a2enmod http2)"
+
+
+def _tls_document(status) -> dict | None:
+    if status is None:
+        return None
+    http2 = status.http2
+    return {"profile": status.profile.profile if status.profile else None,
+            "profile_version": status.profile.version if status.profile else None,
+            "profile_chosen": status.chosen, "redirect": status.redirect, "hsts": status.hsts, "ocsp_stapling": False,
+            "http2": None if http2 is None else {"module_loaded": http2.module_loaded, "mpm": http2.mpm,
+                                                 "can_serve": http2.can_serve}}
 
 
 def _window_text(plan) -> str:
@@ -294,7 +331,8 @@ def _status_notes(rows, moment) -> list[str]:
 
 def status_document(result) -> dict:
     return {"version": JSON_VERSION, "checked_at": _utc_stamp(result.checked_at), "https_port": result.https_port,
-            "certificates": [_status_entry(row, result.checked_at) for row in result.rows]}
+            "certificates": [_status_entry(row, result.checked_at) for row in result.rows],
+            "tls": _tls_document(result.tls)}
 
 
 def _status_entry(row, moment) -> dict:

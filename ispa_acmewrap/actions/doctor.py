@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import acme, apache, cron, dns, health, runner, selftest, transaction, verify
+from .. import acme, apache, cron, dns, health, runner, selftest, tls, transaction, verify
 from ..errors import IspaError, PreconditionMissing
 from ..health import DoctorReport, Finding, RateLimit, Severity
 from ..listeners import listening_command, parse_listeners, programs_on
@@ -27,7 +27,7 @@ from ..state import State, blocked_until, failures_in_last_hour, load_state
 from .common import now
 from .install import script_version
 from .issue import default_cron_command
-from .status import CertificateRow, certificate_rows, known_names
+from .status import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def run(settings: Settings, options: DoctorOptions) -> DoctorReport:
     groups: dict[str, Callable[[], list[Finding]]] = {
         "apache": lambda: apache_findings(settings),
         "ports": lambda: port_findings(settings, rows),
+        "tls": lambda: tls_findings(settings),
         "temp-site": lambda: [_temp_site(settings)],
         "pending-change": lambda: [health.pending_change_finding(transaction.pending_change(settings.paths))],
         "cron": lambda: [_cron(settings, rows)],
@@ -139,6 +140,22 @@ def _running_pid(pid_file: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pid
+
+
+def tls_findings(settings: Settings) -> list[Finding]:
+    """OCSP stapling switched on anywhere Apache reads; whether it can serve HTTP/2."""
+    findings = []
+    result = runner.run(apache.ctl_command("-t", "-D", "DUMP_INCLUDES"), env=apache.environment(settings.paths),
+                        ok_codes=runner.ALL_EXIT_CODES)
+    files = tls.parse_included_files(result.output)
+    if files:
+        places = [(file, line) for file in files if file.is_file()
+                  for line in tls.stapling_lines(file.read_text(errors="replace"))]
+        findings.append(tls.stapling_finding(places))
+    support = http2_support(settings)
+    if support is not None:
+        findings.append(tls.http2_finding(support))
+    return findings
 
 
 def port_findings(settings: Settings, rows: list[CertificateRow]) -> list[Finding]:

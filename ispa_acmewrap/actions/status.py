@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from .. import acme, renewal, verify
+from .. import acme, apache, renewal, runner, tls, verify
 from ..certs import CertificateInfo, read_certificate
-from ..errors import OperationFailed
+from ..errors import IspaError, OperationFailed
 from ..names import ROLES
 from ..settings import Settings
 from ..state import State, load_state
@@ -40,10 +40,22 @@ class CertificateRow:
 
 
 @dataclass(frozen=True)
+class TlsStatus:
+    """The HTTPS policy: as written in the generated include, as on record, and what Apache can serve."""
+
+    profile: tls.ProfileInUse | None  # from the generated include; None before the first install
+    chosen: str  # on record: what the next `issue` writes
+    redirect: bool
+    hsts: bool
+    http2: tls.Http2Support | None  # None when apache2ctl -M could not tell
+
+
+@dataclass(frozen=True)
 class StatusResult:
     rows: tuple[CertificateRow, ...]
     checked_at: datetime
     https_port: int
+    tls: TlsStatus | None = None
 
 
 def known_names(settings: Settings, record: State) -> list[tuple[str, str | None]]:
@@ -73,9 +85,27 @@ def certificate_rows(settings: Settings, names: list[tuple[str, str | None]],
     return [read_row(settings, name, role, record) for name, role in names]
 
 
+def tls_status(settings: Settings, record: State) -> TlsStatus:
+    paths = settings.paths
+    include = paths.vhost_include.read_text(errors="replace") if paths.vhost_include.exists() else ""
+    return TlsStatus(tls.profile_in_use(include), record.tls_profile or tls.DEFAULT_PROFILE,
+                     apache.redirects_to_https(include), tls.hsts_in(include), http2_support(settings))
+
+
+def http2_support(settings: Settings) -> tls.Http2Support | None:
+    """mod_http2 and the MPM as Apache loads them (apache2ctl -M); None when it cannot say."""
+    try:
+        result = runner.run(apache.ctl_command("-M"), env=apache.environment(settings.paths),
+                            ok_codes=runner.ALL_EXIT_CODES)
+    except IspaError:  # apache2ctl is not installed
+        return None
+    modules = tls.parse_loaded_modules(result.output)
+    return tls.http2_support(modules) if result.returncode == 0 and modules else None
+
+
 def run(settings: Settings) -> StatusResult:
-    """Every certificate, with whether Apache serves it (asked over the network)."""
+    """Every certificate, with whether Apache serves it (asked over the network), and the TLS policy."""
     record = load_state(settings.paths.state_file)
     rows = certificate_rows(settings, known_names(settings, record), record)
     asked = [replace(row, serving=verify.check(settings, row.name)) for row in rows]
-    return StatusResult(tuple(asked), now(), settings.https_port)
+    return StatusResult(tuple(asked), now(), settings.https_port, tls_status(settings, record))

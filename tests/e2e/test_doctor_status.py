@@ -138,7 +138,7 @@ def test_status_matches_openssl_on_the_same_files(issued):
     result = issued.tool("status", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"version", "checked_at", "https_port", "certificates"}
+    assert set(document) == {"version", "checked_at", "https_port", "certificates", "tls"}
     rows = {row["name"]: row for row in document["certificates"]}
     assert list(rows) == list(NAMES)
     for name, role in zip(NAMES, ("admin", "client", "dealer")):

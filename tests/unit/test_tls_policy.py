@@ -167,3 +167,24 @@ def test_tls_choice_is_kept_in_the_state_file(tmp_path):
     state.save_state(file, state.with_tls(state.State(), "modern", True))
     loaded = state.load_state(file)
     assert (loaded.tls_profile, loaded.hsts) == ("modern", True)
+
+
+def test_status_shows_the_profile_in_use_and_http2():
+    from datetime import datetime, timezone
+
+    from ispa_acmewrap import report
+    from ispa_acmewrap.actions.status import StatusResult, TlsStatus
+
+    in_use = TlsStatus(tls.ProfileInUse("intermediate", "2026-11-27"), "modern", redirect=True, hsts=True,
+                       http2=tls.Http2Support(True, "prefork"))
+    result = StatusResult((), datetime(2026, 11, 27, tzinfo=timezone.utc), 443, in_use)
+    text = report.status_table(result)
+    assert "Mozilla's intermediate profile (snippet version 2026-11-27); the next install writes modern" in text
+    assert "redirects to HTTPS (308); HSTS on" in text and "prefork MPM cannot serve HTTP/2" in text
+    document = report.status_document(result)["tls"]
+    assert document == {"profile": "intermediate", "profile_version": "2026-11-27", "profile_chosen": "modern",
+                        "redirect": True, "hsts": True, "ocsp_stapling": False,
+                        "http2": {"module_loaded": True, "mpm": "prefork", "can_serve": False}}
+    nothing = StatusResult((), result.checked_at, 443, TlsStatus(None, "intermediate", False, False, None))
+    assert report.status_document(nothing)["tls"]["profile"] is None
+    assert "no TLS profile written yet" in report.status_table(nothing)
