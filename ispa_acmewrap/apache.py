@@ -184,6 +184,7 @@ def render_include(paths: Paths, sites: list[SslSite], https_port: int, redirect
              render_challenge_alias(paths)]
     if sites:
         parts.append("\n<IfModule ssl_module>\n")
+        parts.append("".join(f"{line}\n" for line in tls.server_lines(policy)))
         for site in sites:
             parts.append(_render_ssl_vhost(site, https_port, policy))
         parts.append("</IfModule>\n")

@@ -26,12 +26,15 @@ PROFILES = ("intermediate", "modern")
 DEFAULT_PROFILE = "intermediate"
 HSTS_MAX_AGE = 63072000  # two years, as Mozilla recommends
 HSTS_LINE = f'Header always set Strict-Transport-Security "max-age={HSTS_MAX_AGE}"'
+SERVER_WIDE_NOTE = ("# Key-exchange groups of the TLS profile for every HTTPS site: they are chosen before "
+                    "Apache knows the name.")
 HTTP2_LINES = ("<IfModule http2_module>", "    Protocols h2 http/1.1", "</IfModule>")
 
 _MARKER = re.compile(r"^\s*# ispa-cert TLS profile: (?P<profile>[a-z]+); version: (?P<version>[^;\s]+)")
 # Lines of the port-80 vhost that are not copied into the HTTPS vhost: its protocols
 # (h2c must never be offered over TLS) and any HSTS header (ours follows --hsts).
 _REPLACED_BY_POLICY = re.compile(r"^\s*(Protocols\b|Header\s+.*Strict-Transport-Security)", re.IGNORECASE)
+_CURVES = re.compile(r"^\s*SSLOpenSSLConfCmd\s+(Curves|Groups)\b", re.IGNORECASE)
 _STAPLING_ON = re.compile(r"^\s*SSLUseStapling\s+\"?on\"?\s*(#.*)?$", re.IGNORECASE)
 _MODULE_LINE = re.compile(r"^\s*(?P<module>\w+_module)\s+\((?:shared|static)\)\s*$")
 _INCLUDED_FILE = re.compile(r"^\s*\((?:\*|\d+)\)\s+(?P<file>\S.*?)\s*$")
@@ -91,6 +94,14 @@ def vhost_lines(policy: TlsPolicy) -> list[str]:
     if policy.hsts:
         lines.append(HSTS_LINE)
     return lines
+
+
+def server_lines(policy: TlsPolicy) -> list[str]:
+    """The profile's key-exchange groups, server-wide. OpenSSL picks the group from the first
+    HTTPS vhost of the port, before Apache switches to the vhost of the name (SNI): only a
+    server-wide setting holds when another site's vhost comes first. Every browser has these."""
+    curves = [line.strip() for line in snippet(policy.profile).splitlines() if _CURVES.match(line)]
+    return [SERVER_WIDE_NOTE, *curves]
 
 
 def replaced_by_policy(line: str) -> bool:

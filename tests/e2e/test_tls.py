@@ -131,6 +131,29 @@ def test_the_previous_tls_settings_fail_the_same_check(issued):
     assert set(mozilla_findings(stack, ADMIN)) <= TEST_CA_FINDINGS
 
 
+def test_still_compliant_behind_another_sites_https_vhost_that_comes_first(issued):
+    """Another site's *:443 vhost, loaded first, is the port's default: protocols and ciphers
+    follow our vhost after SNI, the curves only because the include sets them server-wide."""
+    stack = issued.stack
+    other = stack.root / "other-site"
+    other.mkdir(exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(other / "key.pem"), "-out", str(other / "cert.pem"), "-days", "2",
+                    "-subj", "/CN=other.test"], check=True, capture_output=True)
+    site = stack.paths.apache_confdir / "sites-enabled" / "000-other-ssl.conf"
+    site.write_text(f"<VirtualHost *:{stack.apache.https_port}>\n    ServerName other.test\n    SSLEngine on\n"
+                    f"    SSLCertificateFile {other}/cert.pem\n    SSLCertificateKeyFile {other}/key.pem\n</VirtualHost>\n")
+    try:
+        stack.apache.ctl("graceful")
+        assert "default server other.test" in stack.apache.ctl("-S").stdout
+        findings = mozilla_findings(stack, ADMIN)
+        assert set(findings) <= TEST_CA_FINDINGS, findings
+        assert "ciphers" in mozilla_findings(stack, "other.test")  # the other site keeps its own suites
+    finally:
+        site.unlink()
+        stack.apache.ctl("graceful")
+
+
 def test_http2_is_negotiated_over_alpn_and_http11_still_works(issued):
     with tls_client(issued.stack, ADMIN, alpn=["h2", "http/1.1"]) as connection:
         assert connection.selected_alpn_protocol() == "h2"

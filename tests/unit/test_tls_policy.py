@@ -76,6 +76,15 @@ def test_https_vhost_gets_the_profile_h2_and_no_h2c_hsts_or_stapling_from_the_co
     assert 'DocumentRoot "/www/"' in body
 
 
+def test_curves_are_also_set_server_wide_once():
+    text = apache.render_include(PATHS, [SITE, SslSite("b.example.net", (), Path("/b/f.pem"), Path("/b/k.pem"))], 443)
+    curves = "SSLOpenSSLConfCmd       Curves X25519:prime256v1:secp384r1"
+    server = text[text.index("<IfModule ssl_module>"):text.index("<VirtualHost")]
+    assert f"\n{curves}\n" in server
+    assert text.count(curves) == 3  # server-wide, and in each of the two vhosts
+    assert "SSLOpenSSLConfCmd" not in apache.render_include(PATHS, [], 443)
+
+
 def test_modern_profile_in_the_vhost():
     text = apache.render_include(PATHS, [SITE], 443, policy=tls.TlsPolicy("modern"))
     assert tls.profile_in_use(text).profile == "modern"
