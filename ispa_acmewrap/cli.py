@@ -562,7 +562,8 @@ def status(
     (ARI) as the last issue or renew read it, else 2/3 of the lifetime ("no ARI"). A line below
     the table names a certificate the CA wants replaced early, with its explanation. Whether
     Apache serves exactly this certificate is checked over the network on the HTTPS port.
-    Changes nothing. Exit status 0 whenever it could look, also when there is no
+    Below the table: the TLS profile the HTTPS virtual hosts use, the redirect, HSTS, and
+    whether Apache can serve HTTP/2. Changes nothing. Exit status 0 whenever it could look, also when there is no
     certificate yet (monitoring: use `ispa-cert doctor`); 3 when the state cannot be read.
 
     \b
@@ -602,7 +603,8 @@ def doctor(
     and listening on the HTTP and HTTPS ports; each name's DNS; the port-80 self-test;
     the cron entry; acme.sh installed, its version, the CA (Let's Encrypt) and the
     account; each certificate's expiry and renewal; Apache serving the certificate on
-    disk; a temp_isp.conf left behind; an interrupted change; recent failed validations
+    disk; OCSP stapling switched on (Let's Encrypt ended OCSP); mod_http2 and the MPM;
+    a temp_isp.conf left behind; an interrupted change; recent failed validations
     and the CA's rate limit; the last successful renewal. Each check is OK, WARN, CRIT
     or UNKNOWN, with the fix when it is not OK. Takes no lock and changes nothing.
 
