@@ -104,6 +104,7 @@ def test_redirect_is_308_from_the_raw_request_path_and_spares_challenges():
     text = apache.render_include(PATHS, [SITE], 443, redirect=True)
     rules = text[text.index(apache.REDIRECT_MARK):]
     assert "[R=308,NE,L]" in rules and "%{THE_REQUEST}" in rules
+    assert "Options +SymLinksIfOwnerMatch" in rules  # per-directory rewrites need it (a vhost with Options None)
     assert r"%{REQUEST_URI} !~ m#^/\.well\-known/acme\-challenge/#" in rules
     assert "Redirect permanent" not in text
     raw_path = re.compile(apache._RAW_PATH)
