@@ -20,7 +20,8 @@ from .paths import Paths
 EXIT_SUCCESS = 0
 EXIT_SKIPPED = 2  # --renew / --issue: the certificate is not due yet, nothing done
 
-KEY_SUFFIX = "_ecc"  # acme.sh's default key is ECDSA P-256: domain dirs are NAME_ecc/
+KEY_SUFFIX = "_ecc"  # acme.sh's default key is ECDSA P-256: domain dirs are NAME_ecc/; RSA ones are NAME/
+KEY_LENGTHS = {"ec": "ec-256", "rsa": "2048"}  # --key-type → acme.sh --keylength
 
 _RATE_LIMIT = re.compile(r"rateLimited|too many failed authorizations|too many certificates", re.IGNORECASE)
 _VALIDATION = re.compile(r"Verify error|Invalid status|urn:ietf:params:acme:error:(connection|unauthorized|dns|incorrectResponse)",
@@ -41,6 +42,34 @@ _CURL_CAUSES = {
 _CURL_ERROR = re.compile(r"error code: (\d+)")
 # acme.sh's log when the CA's answer is no ACME JSON: no newAccount in its directory, or no field it needs.
 _NOT_ACME = re.compile(r"Cannot init API|\] ACME_NEW_ACCOUNT\s*$|\w+ not found\.", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class HeldCertificate:
+    """A certificate acme.sh keeps under the certificate home: RSA in NAME/, ECC in NAME_ecc/.
+
+    acme.sh 2.x made RSA keys by default (NAME/), 3.x makes ECDSA P-256 (NAME_ecc/); every
+    acme.sh call about it must name the same layout (`--ecc` only for NAME_ecc/).
+    """
+
+    name: str
+    ecc: bool
+    directory: Path
+
+    @property
+    def key_type(self) -> str:
+        return "ec" if self.ecc else "rsa"
+
+    @property
+    def certificate_file(self) -> Path:
+        return self.directory / f"{self.name}.cer"
+
+    @property
+    def conf_file(self) -> Path:
+        return self.directory / f"{self.name}.conf"
+
+    def layout_arguments(self) -> list[str]:
+        return ["--ecc"] if self.ecc else []
 
 
 @dataclass(frozen=True)
@@ -91,9 +120,11 @@ def version_command(script: Path) -> list[str]:
 
 
 def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None = None,
-                  force: bool = False, profile: str | None = None) -> list[str]:
-    """--cert-profile asks the CA for a profile; acme.sh keeps it (Le_Certificate_Profile) for --renew."""
-    return [str(paths.acme_script), "--issue", "--apache", "-d", name, *_homes(paths),
+                  force: bool = False, profile: str | None = None, key_type: str | None = None) -> list[str]:
+    """--cert-profile asks the CA for a profile; acme.sh keeps it (Le_Certificate_Profile) for --renew.
+    key_type "rsa" or "ec" (acme.sh's default, ECDSA P-256) chooses the key and so the layout."""
+    length = ["--keylength", KEY_LENGTHS[key_type]] if key_type else []
+    return [str(paths.acme_script), "--issue", "--apache", "-d", name, *length, *_homes(paths),
             *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else []),
             *(["--cert-profile", profile] if profile else [])]
 
@@ -109,15 +140,16 @@ def reload_command(paths: Paths) -> str:
     return f"APACHE_CONFDIR={shlex.quote(str(paths.apache_confdir))} apache2ctl graceful"
 
 
-def install_cert_command(paths: Paths, name: str) -> list[str]:
+def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> list[str]:
     live = paths.live(name)
-    return [str(paths.acme_script), "--install-cert", "-d", name, "--ecc", *_homes(paths),
+    return [str(paths.acme_script), "--install-cert", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
             "--cert-file", str(live.cert), "--key-file", str(live.key),
             "--fullchain-file", str(live.fullchain), "--reloadcmd", reload_command(paths), *_logging(paths)]
 
 
-def renew_command(paths: Paths, name: str, force: bool = False) -> list[str]:
-    return [str(paths.acme_script), "--renew", "-d", name, "--ecc", *_homes(paths), *_logging(paths),
+def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True) -> list[str]:
+    return [str(paths.acme_script), "--renew", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
+            *_logging(paths),
             *(["--force"] if force else [])]
 
 
@@ -134,16 +166,69 @@ def parse_version(output: str) -> str | None:
     return None
 
 
+def held_certificates(paths: Paths) -> list[HeldCertificate]:
+    """Every certificate acme.sh holds under the certificate home, in both layouts (what --renewAll renews)."""
+    if not paths.cert_home.is_dir():
+        return []
+    held = [_held(entry) for entry in sorted(paths.cert_home.iterdir()) if entry.is_dir()]
+    return [certificate for certificate in held if certificate is not None]
+
+
+def _held(directory: Path) -> HeldCertificate | None:
+    ecc = directory.name.endswith(KEY_SUFFIX)
+    name = directory.name[: -len(KEY_SUFFIX)] if ecc else directory.name
+    return HeldCertificate(name, ecc, directory) if (directory / f"{name}.conf").is_file() else None
+
+
+def held_certificate(paths: Paths, name: str) -> HeldCertificate | None:
+    """acme.sh's certificate of a name; with both layouts present, the one renewed last."""
+    candidates = [held for held in held_certificates(paths) if held.name == name]
+    return max(candidates, key=_issued_at, default=None)
+
+
+def _issued_at(held: HeldCertificate) -> float:
+    return held.certificate_file.stat().st_mtime if held.certificate_file.exists() else 0.0
+
+
+def held_for_file(paths: Paths, certificate_file: Path) -> HeldCertificate | None:
+    """Which acme.sh certificate a file Apache points at belongs to: acme.sh's own NAME.cer/fullchain.cer,
+    or a copy --install-cert keeps up to date (the domain conf's Le_Real*Path)."""
+    for held in held_certificates(paths):
+        if certificate_file.parent == held.directory:
+            return held
+        conf = _read_conf(held.conf_file)
+        if str(certificate_file) in (conf.get("Le_RealCertPath"), conf.get("Le_RealFullChainPath")):
+            return held
+    return None
+
+
 def domain_dir(paths: Paths, name: str) -> Path:
-    return paths.cert_home / f"{name}{KEY_SUFFIX}"
+    """The directory of a name's certificate: the layout acme.sh holds, else the ECC one a new issue makes."""
+    held = held_certificate(paths, name)
+    return held.directory if held else paths.cert_home / f"{name}{KEY_SUFFIX}"
 
 
 def issued_names(paths: Paths) -> list[str]:
-    """Names acme.sh holds a certificate for under the certificate home."""
-    if not paths.cert_home.is_dir():
-        return []
-    return sorted(entry.name[: -len(KEY_SUFFIX)] for entry in paths.cert_home.iterdir()
-                  if entry.name.endswith(KEY_SUFFIX) and (entry / f"{entry.name[: -len(KEY_SUFFIX)]}.conf").exists())
+    """Names acme.sh holds a certificate for under the certificate home (either layout)."""
+    return sorted({held.name for held in held_certificates(paths)})
+
+
+def key_type_to_issue(paths: Paths, name: str, asked: str | None) -> str | None:
+    """The key a new certificate gets: as asked, else the one the name has (RSA stays RSA), else acme.sh's default."""
+    if asked:
+        return asked
+    held = held_certificate(paths, name)
+    return "rsa" if held is not None and not held.ecc else None
+
+
+def with_setting(conf_text: str, key: str, value: str) -> str:
+    """acme.sh's account.conf with KEY='value' set (the line replaced, or appended), every other line kept."""
+    line = f"{key}='{value}'"
+    lines = conf_text.splitlines()
+    replaced = [line if entry.partition("=")[0].strip() == key else entry for entry in lines]
+    if line not in replaced:
+        replaced.append(line)
+    return "\n".join(replaced) + "\n"
 
 
 def read_domain_conf(paths: Paths, name: str) -> dict[str, str]:

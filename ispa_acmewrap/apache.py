@@ -157,6 +157,40 @@ def vhost_body(host: VirtualHost) -> tuple[str, ...]:
     return tuple(body)
 
 
+def certificate_file_served(hosts: list[VirtualHost], name: str, https_port: int, server_root: Path) -> Path | None:
+    """The SSLCertificateFile of the vhost Apache uses for `name` on the HTTPS port (None without one).
+
+    `hosts` come from Apache itself (`apache2ctl -S`); the directive is read from the file and
+    line Apache named. A relative path is relative to ServerRoot, as Apache takes it.
+    """
+    host = find_vhost(hosts, name, https_port)
+    if host is None:
+        return None
+    for line in vhost_body(host):
+        match = re.match(r'^\s*SSLCertificateFile\s+"?([^"]+?)"?\s*$', line, re.IGNORECASE)
+        if match:
+            path = Path(match.group(1))
+            return path if path.is_absolute() else server_root / path
+    return None
+
+
+# acme.sh --apache appends this block to the main config and is meant to remove it again.
+_ACME_ALIAS_BLOCK = re.compile(
+    r"\nAlias /\.well-known/acme-challenge  (?P<dir>\S+)\n\n<Directory (?P=dir) >\n"
+    r"(?:Require all granted\n|Order allow,deny\nAllow from all\n)</Directory>\n  \n")
+
+
+def stale_acme_aliases(main_config_text: str) -> list[str]:
+    """acme.sh's challenge Alias blocks left in the main config (acme.sh 3.1.x forgets them when told
+    APACHE_HTTPD_CONF; a killed run too): the directories they point at, in file order."""
+    return [match.group("dir") for match in _ACME_ALIAS_BLOCK.finditer(main_config_text)]
+
+
+def without_stale_acme_aliases(main_config_text: str) -> str:
+    """The main config with exactly those blocks removed, every other byte kept."""
+    return _ACME_ALIAS_BLOCK.sub("", main_config_text)
+
+
 def document_root(body: tuple[str, ...]) -> str | None:
     for line in body:
         match = re.match(r"^\s*DocumentRoot\s+\"?([^\"]+?)\"?\s*$", line, re.IGNORECASE)

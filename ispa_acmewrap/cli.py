@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -51,6 +52,11 @@ backups_app = typer.Typer(help="List and restore the backups made before every A
                           rich_markup_mode=None, no_args_is_help=True)
 app.add_typer(cron_app, name="cron")
 app.add_typer(backups_app, name="backups")
+
+
+class KeyType(str, Enum):
+    ec = "ec"
+    rsa = "rsa"
 
 
 class Context:
@@ -288,6 +294,9 @@ def issue(
         "(45 days) or shortlived (6 days). Checked against the profiles the CA offers; remembered per name "
         "and kept on renewal. A name that changes profile gets a new certificate. Default: the one "
         "remembered, else the CA's default."))] = None,
+    key_type: Annotated[Optional[KeyType], typer.Option("--key-type", help=(
+        "Key of the new certificates: ec (ECDSA P-256) or rsa (RSA 2048). Default: the key the name's "
+        "certificate has (an RSA certificate from certificate.pl stays RSA), ec for a new name."))] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
                       help="ACME CA (acme.sh --server): letsencrypt (the default) or a directory URL "
                            "https://HOST/...; a test CA's URL for tests.")] = None,
@@ -317,7 +326,7 @@ def issue(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
             redirect=redirect, profile=profile, hsts=hsts,
-            tls_profile=tls_profile.lower() if tls_profile else None)
+            tls_profile=tls_profile.lower() if tls_profile else None, key_type=key_type.value if key_type else None)
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)

@@ -220,9 +220,25 @@ def self_test_finding(result: SelfTestResult) -> Finding:
                    "serve /.well-known/acme-challenge/ for this name (`ispa-cert issue` sets that up)", result.name)
 
 
-def challenge_dir_finding(directory: Path) -> Finding:
+def challenge_dir_finding(directory: Path, taken_over: bool) -> Finding:
+    """taken_over: ispa-cert has run here before (it has state), so the directory was there once."""
+    if not taken_over:
+        return Finding("self-test", Severity.WARN, f"not tested: ispa-cert's challenge directory {directory} does "
+                       "not exist yet (acme.sh's own --apache runs do not need it)",
+                       "`ispa-cert renew` or `ispa-cert issue` creates it; doctor then tests port 80 as the CA does")
     return Finding("self-test", Severity.CRIT, f"not tested: the challenge directory {directory} is missing, "
                    "so every validation would fail", "`ispa-cert issue` creates it again")
+
+
+def stale_alias_finding(main_config: Path, directories: list[str]) -> Finding:
+    """acme.sh's challenge Alias blocks left in Apache's main config (apache.stale_acme_aliases)."""
+    if not directories:
+        return Finding("acme-alias", Severity.OK, f"no challenge Alias of acme.sh left in {main_config.name}")
+    count = len(directories)
+    return Finding("acme-alias", Severity.WARN, f"{count} challenge Alias block{'s' if count > 1 else ''} acme.sh "
+                   f"left in {main_config} ({', '.join(sorted(set(directories)))}): the first one wins, and one "
+                   "pointing elsewhere than acme.sh's ACME_DIR makes every validation fail with 404",
+                   "the next `ispa-cert renew` or `ispa-cert issue` removes them (backed up, configtested)")
 
 
 # --- cron -------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
       "profiles": {"isp.example.net": "shortlived"},
       "renewal_info": {"isp.example.net": {"cert_id": "…", "checked_at": "…", "next_check": "…",
                        "window_start": "…", "window_end": "…", "explanation_url": null, "renew_at": "…"}},
-      "tls": {"profile": "intermediate", "hsts": false}
+      "tls": {"profile": "intermediate", "hsts": false},
+      "adopted": ["webmail.example.net"]
     }
 
 - `roles`: the name answered for each role (admin, client, dealer); `issue` asks again
@@ -33,6 +34,9 @@ UTC, ISO 8601 with a `Z`, whole seconds:
   it and when the CA may be asked again (ca.RenewalInfo); it belongs to the certificate `cert_id`.
 - `tls`: the HTTPS vhosts' TLS profile (`issue --tls-profile`; absent: intermediate) and
   whether they send HSTS (`issue --hsts`, only ever together with the port-80 redirect).
+- `adopted`: names whose acme.sh certificate ispa-cert renews although no interface uses them
+  and Apache does not serve them (`cron install --adopt`, taking over the guide's --renewAll);
+  absent when empty.
 
 A missing file is an empty state. Functions here are pure (they take `now` and return
 a new State) apart from load_state and save_state.
@@ -81,6 +85,7 @@ class State:
     renewal_info: Mapping[str, RenewalInfo] = field(default_factory=dict)
     tls_profile: str | None = None  # None: never chosen, the default profile applies
     hsts: bool = False
+    adopted: tuple[str, ...] = ()
 
 
 # --- roles and renewals ---------------------------------------------------------
@@ -97,6 +102,11 @@ def with_role(state: State, role: str, name: str) -> State:
 
 def with_tls(state: State, profile: str, hsts: bool) -> State:
     return replace(state, tls_profile=profile, hsts=hsts)
+
+
+def with_adopted(state: State, names: Iterable[str]) -> State:
+    """The names added to those ispa-cert renews without a role (sorted, once each)."""
+    return replace(state, adopted=tuple(sorted({*state.adopted, *(_hostname(name) for name in names)})))
 
 
 def record_renewal(state: State, now: datetime) -> State:
@@ -215,6 +225,7 @@ def _to_json(state: State) -> dict[str, Any]:
         "profiles": dict(state.profiles),
         "renewal_info": {name: _renewal_info_json(info) for name, info in state.renewal_info.items()},
         **({"tls": {"profile": state.tls_profile, "hsts": state.hsts}} if state.tls_profile else {}),
+        **({"adopted": list(state.adopted)} if state.adopted else {}),
     }
 
 
@@ -232,6 +243,7 @@ def _from_json(document: dict[str, Any]) -> State:
         renewal_info={str(name): _renewal_info(entry) for name, entry in document.get("renewal_info", {}).items()},
         tls_profile=str(document["tls"]["profile"]) if "tls" in document else None,
         hsts=bool(document["tls"].get("hsts", False)) if "tls" in document else False,
+        adopted=tuple(str(name) for name in document.get("adopted", [])),
     )
 
 

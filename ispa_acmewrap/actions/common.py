@@ -12,6 +12,7 @@ from .. import acme, apache, ca, renewal, runner, state as state_store, transact
 from ..apache import VirtualHost
 from ..certs import CertificateInfo
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, TimedOut
+from ..files import atomic_write
 from ..report import Console
 from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..state import State
@@ -70,6 +71,7 @@ def run_acme_apache(settings: Settings, console: Console, command: list[str], ok
     with the CA's full reason read from acme.sh's log.
     """
     paths = settings.paths
+    persist_challenge_dir(paths)
     log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     try:
         with transaction.acme_apache_run(paths, " ".join(command[1:4])):
@@ -122,6 +124,44 @@ def timeout_message(url: str, seconds: float, log_text: str, header: str = "") -
     if cause:
         return f"{ca_problem_message(url, cause)}; acme.sh kept retrying and was stopped after {seconds:.0f} s"
     return f"the CA at {url} did not answer within {seconds:.0f} s; acme.sh was stopped"
+
+
+def persist_challenge_dir(paths) -> None:
+    """Write ACME_DIR into acme.sh's account.conf, which acme.sh reads on every run.
+
+    The challenge Alias in the generated include sends /.well-known/acme-challenge/ to the
+    challenge directory for every name; acme.sh typed by hand (the guide's manual --renewAll)
+    must put its tokens there too, or its validations fail (its default is /home/.acme).
+    """
+    conf = paths.acme_account_conf
+    if not conf.exists():
+        return
+    text = conf.read_text(errors="surrogateescape")
+    wanted = acme.with_setting(text, "ACME_DIR", str(paths.challenge_dir))
+    if wanted != text:
+        atomic_write(conf, wanted.encode(errors="surrogateescape"))
+        log.info("acme.sh's ACME_DIR set to %s in %s", paths.challenge_dir, conf)
+
+
+def remove_stale_acme_aliases(settings: Settings, console: Console) -> list[str]:
+    """Remove the challenge Alias blocks earlier acme.sh runs left in Apache's main config.
+
+    The first Alias for /.well-known/acme-challenge wins: a stale one pointing at another
+    directory makes every later acme.sh --apache validation a 404. Removed inside a backed-up
+    transaction (configtest, reload, or restore). Returns the directories they pointed at.
+    """
+    main = settings.paths.apache_main_config
+    if not main.exists():
+        return []
+    text = main.read_text(errors="surrogateescape")
+    stale = apache.stale_acme_aliases(text)
+    if not stale:
+        return []
+    console.step(f"Removing {len(stale)} challenge Alias block{'s' if len(stale) > 1 else ''} acme.sh left in "
+                 f"{main} (backup, configtest, reload)")
+    with transaction.apache_change(settings.paths, "remove challenge Aliases acme.sh left behind"):
+        atomic_write(main, apache.without_stale_acme_aliases(text).encode(errors="surrogateescape"))
+    return stale
 
 
 def failure_outcome(failure: acme.AcmeFailure) -> tuple[str, str]:

@@ -122,8 +122,11 @@ def apache_findings(settings: Settings) -> list[Finding]:
                           ok_codes=runner.ALL_EXIT_CODES)
         configtest = None if test.returncode == 0 else _last_lines(transaction.apache_message(test.output))
     pid_file = apache.parse_pid_file(result.output)
+    main = paths.apache_main_config
+    stale = apache.stale_acme_aliases(main.read_text(errors="replace")) if main.exists() else []
     return [health.apache_config_finding(error or configtest, configtest=configtest is not None),
-            health.apache_running_finding(pid_file, _running_pid(pid_file) if pid_file else None)]
+            health.apache_running_finding(pid_file, _running_pid(pid_file) if pid_file else None),
+            health.stale_alias_finding(main, stale)]
 
 
 def _last_lines(output: str, count: int = 3) -> str:
@@ -214,7 +217,8 @@ def network_findings(settings: Settings, names: list[str]) -> list[Finding]:
     findings = [health.dns_finding(finding) for finding in found]
     challenge_dir = settings.paths.challenge_dir
     if not challenge_dir.is_dir():  # the self-test would create it: doctor changes nothing
-        return [*findings, health.challenge_dir_finding(challenge_dir)]
+        taken_over = settings.paths.state_file.exists()
+        return [*findings, health.challenge_dir_finding(challenge_dir, taken_over)]
     results = selftest.self_test({finding.name: [*finding.aaaa, *finding.a] for finding in found},
                                  challenge_dir=challenge_dir, http_port=settings.http_port,
                                  https_port=settings.https_port, timeout=settings.dns_timeout,
@@ -235,7 +239,7 @@ def served_findings(settings: Settings, rows: list[CertificateRow]) -> list[Find
     findings = []
     for row in rows:
         if row.installed and row.certificate:
-            serving = verify.check(settings, row.name)
+            serving = verify.check(settings, row.name, file=row.file)
             findings.append(health.served_finding(row.name, settings.https_port, row.certificate, serving.served))
     return findings
 

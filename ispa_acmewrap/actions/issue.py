@@ -22,8 +22,8 @@ from ..paths import Paths
 from ..report import Console, table
 from ..settings import Settings
 from ..state import State
-from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, require_apache, require_root,
-                     run_acme_apache, shortest_lifetime, virtual_hosts)
+from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
+                     require_apache, require_root, run_acme_apache, shortest_lifetime, virtual_hosts)
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class IssueOptions:
     profile: str | None = None  # the CA's certificate profile (None: the one remembered, else the CA's default)
     tls_profile: str | None = None  # None: keep the profile on record (default intermediate)
     hsts: bool | None = None  # None: keep what is on record; only ever with the redirect
+    key_type: str | None = None  # "ec" or "rsa"; None: the key the name has (RSA stays RSA), else ECDSA
 
 
 @dataclass(frozen=True)
@@ -310,12 +311,13 @@ def guard_rate_limits(settings: Settings, record: State, names: list[str]) -> No
 
 
 def issue_one(settings: Settings, console: Console, name: str, force: bool,
-              profile: str | None = None) -> tuple[str, str]:
+              profile: str | None = None, key_type: str | None = None) -> tuple[str, str]:
     """Run acme.sh --issue for one name. Returns (outcome, reason)."""
     asked = f" (profile {profile})" if profile else ""
     console.step(f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
+    key = acme.key_type_to_issue(settings.paths, name, key_type)
     command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force,
-                                 profile=profile)
+                                 profile=profile, key_type=key)
     code, failure = run_acme_apache(settings, console, command, ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED))
     if failure is not None:
         return failure_outcome(failure)
@@ -333,7 +335,8 @@ def install_certificates(settings: Settings, console: Console, record: State, ho
         live = paths.live(name)
         private_directory(live.directory)
         console.step(f"Installing the certificate of {name} into {live.directory}")
-        runner.run(acme.install_cert_command(paths, name), env=acme.environment(paths))
+        held = acme.held_certificate(paths, name)
+        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True), env=acme.environment(paths))
         live.key.chmod(0o600)
     current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
     if current and not current.startswith(apache.INCLUDE_HEADER):
@@ -390,6 +393,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     addresses = check_dns(settings, console, names, options.skip_dns_check)
     ensure_installed(settings, console, options.email)
     guard_rate_limits(settings, record, names)  # before Apache is touched: a refused run changes nothing
+    remove_stale_acme_aliases(settings, console)
     hosts = virtual_hosts(settings)
     temp_created = prepare_apache(settings, console, record, hosts, names)
     try:
@@ -416,7 +420,8 @@ def _issue_and_install(settings: Settings, console: Console, options: IssueOptio
             result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
             continue
         force = options.force or profile_changes(options, record, name)
-        outcome, reason = issue_one(settings, console, name, force, profile_for(options, record, name))
+        outcome, reason = issue_one(settings, console, name, force, profile_for(options, record, name),
+                                    options.key_type)
         if outcome == "issued":
             record = state_store.with_profile(record, name, profile_for(options, record, name))
         record = record_outcome(settings, record, name, outcome, options.issuance_kind)
@@ -430,7 +435,7 @@ def _issue_and_install(settings: Settings, console: Console, options: IssueOptio
     elif temp_created:
         remove_temp_site(settings, console)
     record = renewal_windows(settings, record, ready)
-    if ready and options.install_cron:
+    if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
         result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings),
                                           shortest_lifetime=shortest_lifetime(settings))
     result.names = [_with_certificate(settings, entry) for entry in result.names]

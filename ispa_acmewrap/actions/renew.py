@@ -1,6 +1,11 @@
 """`ispa-cert renew`: renew the certificates that are due, as the CA and their lifetime say.
 
-The installed copy decides (live/NAME/cert.pem, else acme.sh's NAME_ecc/NAME.cer). First the
+What is renewed: every certificate acme.sh holds in the certificate home (NAME/ RSA or
+NAME_ecc/ ECC) whose name is on record, adopted, or served by Apache from there — what the
+guide's `--renewAll` renewed on a server Apache uses it for (served.renewal_candidates).
+The copy Apache uses decides (its vhost's SSLCertificateFile, else live/NAME/cert.pem, else
+acme.sh's NAME.cer); each is renewed in its own layout (`--ecc` only for NAME_ecc/, so an
+RSA key stays RSA), and Apache that reads acme.sh's files directly is reloaded. First the
 CA's renewal information (ARI) is read for each certificate whose Retry-After has passed
 (common.refresh_renewal_info); then renewal.plan says when each is due: at the moment chosen
 inside the CA's window, else at 2/3 of its lifetime, never later. Due names are renewed with
@@ -17,15 +22,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import acme, renewal, state as state_store, verify
+from .. import acme, renewal, state as state_store, transaction, verify
 from ..ca import RenewalInfo
 from ..certs import CertificateInfo, read_certificate
-from ..errors import OperationFailed, PreconditionMissing, RateLimited
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
 from ..report import Console
 from ..settings import Settings
 from ..state import State
-from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, require_apache_config,
-                     require_root, run_acme_apache)
+from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
+                     require_apache_config, require_root, run_acme_apache)
+from .served import NameCertificate, renewal_candidates
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +125,25 @@ def installed_certificate(settings: Settings, name: str) -> CertificateInfo | No
     return None
 
 
+def read_entry(entry: NameCertificate) -> CertificateInfo | None:
+    """The certificate Apache uses for the name (or ispa-cert's / acme.sh's copy); None when unreadable."""
+    if entry.file is None:
+        return None
+    try:
+        return read_certificate(entry.file)
+    except OperationFailed as error:
+        log.warning("%s", error.message)
+        return None
+
+
+def plan(settings: Settings, record: State, moment: datetime, force: bool) -> list[tuple[NameCertificate, Decision]]:
+    renewed, _ = renewal_candidates(settings, record)
+    return [(entry, decide(entry.name, read_entry(entry), moment, force, record.renewal_info.get(entry.name)))
+            for entry in renewed]
+
+
 def decisions(settings: Settings, record: State, moment: datetime, force: bool) -> list[Decision]:
-    return [decide(name, installed_certificate(settings, name), moment, force, record.renewal_info.get(name))
-            for name in acme.issued_names(settings.paths)]
+    return [decision for _, decision in plan(settings, record, moment, force)]
 
 
 def refreshed(settings: Settings, record: State, moment: datetime) -> State:
@@ -133,14 +155,16 @@ def refreshed(settings: Settings, record: State, moment: datetime) -> State:
 
 # --- renewing ------------------------------------------------------------------------------
 
-def renew_one(settings: Settings, console: Console, name: str) -> tuple[str, str]:
-    """acme.sh --renew --force for one name. Returns (outcome, reason)."""
+def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True) -> tuple[str, str]:
+    """acme.sh --renew --force for one name, in its layout. Returns (outcome, reason)."""
     console.step(f"Renewing the certificate of {name}")
-    _, failure = run_acme_apache(settings, console, acme.renew_command(settings.paths, name, force=True))
+    command = acme.renew_command(settings.paths, name, force=True, ecc=ecc)
+    _, failure = run_acme_apache(settings, console, command)
     return failure_outcome(failure) if failure is not None else ("renewed", "")
 
 
-def _attempt(settings: Settings, console: Console, record: State, decision: Decision) -> tuple[State, RenewedName]:
+def _attempt(settings: Settings, console: Console, record: State, entry: NameCertificate,
+             decision: Decision) -> tuple[State, RenewedName]:
     name = decision.name
     if not decision.due:
         return record, _not_due(decision)
@@ -148,9 +172,9 @@ def _attempt(settings: Settings, console: Console, record: State, decision: Deci
     if until is not None:
         return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until),
                                    decision.due_at)
-    outcome, reason = renew_one(settings, console, name)
+    outcome, reason = renew_one(settings, console, name, ecc=entry.held.ecc if entry.held else True)
     record = record_outcome(settings, record, name, outcome, "renew")
-    certificate = installed_certificate(settings, name)
+    certificate = read_entry(entry)
     if outcome != "renewed":
         return record, RenewedName(name, outcome, certificate, reason, decision.due_at)
     early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now(),
@@ -165,14 +189,22 @@ def _not_due(decision: Decision) -> RenewedName:
     return RenewedName(decision.name, "not due", decision.certificate, decision.reason, decision.due_at)
 
 
-def check_served(settings: Settings, names: list[str]) -> str:
-    """Wait until Apache serves the renewed certificates; the problem, or "" when it does."""
-    installed = [name for name in names if settings.paths.live(name).cert.exists()]
+def check_served(settings: Settings, entries: list[NameCertificate]) -> str:
+    """Wait until Apache serves the renewed certificates; the problem, or "" when it does.
+
+    Apache that reads acme.sh's own files (a certificate.pl vhost) has no reload command
+    registered with acme.sh: ispa-cert reloads it (configtest first)."""
+    installed = [entry for entry in entries if entry.installed]
     if not installed:
         return ""
     try:
-        verify.wait_until_served(settings, installed)
-    except OperationFailed as error:
+        if any(entry.apache_file is not None and entry.apache_file.parent != entry.live_file.parent
+               for entry in installed):
+            transaction.configtest(settings.paths)
+            transaction.graceful(settings.paths)
+        files = {entry.name: entry.file for entry in installed if entry.file is not None}
+        verify.wait_until_served(settings, [entry.name for entry in installed], files=files)
+    except (OperationFailed, CommandFailed) as error:
         return error.message
     return ""
 
@@ -185,22 +217,24 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
         record = refreshed(settings, record, now())
         if record != known:
             state_store.save_state(settings.paths.state_file, record)
-    plan = decisions(settings, record, now(), options.force)
-    if not any(decision.due for decision in plan):
-        return _finish(settings, RenewResult(tuple(_not_due(decision) for decision in plan)))
+    planned = plan(settings, record, now(), options.force)
+    if not any(decision.due for _, decision in planned):
+        return _finish(settings, RenewResult(tuple(_not_due(decision) for _, decision in planned)))
     if not settings.paths.acme_script.exists():
         raise PreconditionMissing(f"acme.sh is not installed in {settings.paths.acme_home}",
                                   hint="`ispa-cert install` installs it again (keeps the account); "
                                        "`ispa-cert repair` if that does not help")
     require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
+    remove_stale_acme_aliases(settings, console)
     outcomes = []
-    for decision in plan:
-        record, entry = _attempt(settings, console, record, decision)
-        outcomes.append(entry)
-    renewed = [entry.name for entry in outcomes if entry.outcome == "renewed"]
+    for entry, decision in planned:
+        record, outcome = _attempt(settings, console, record, entry, decision)
+        outcomes.append(outcome)
+    renewed = {outcome.name for outcome in outcomes if outcome.outcome == "renewed"}
     if renewed:
-        console.step(f"Checking that Apache serves the new certificate of {', '.join(renewed)}")
-    return _finish(settings, RenewResult(tuple(outcomes), check_served(settings, renewed)))
+        console.step(f"Checking that Apache serves the new certificate of {', '.join(sorted(renewed))}")
+    served = check_served(settings, [entry for entry, _ in planned if entry.name in renewed])
+    return _finish(settings, RenewResult(tuple(outcomes), served))
 
 
 def _finish(settings: Settings, result: RenewResult) -> RenewResult:

@@ -1,7 +1,9 @@
 """`ispa-cert status`: the certificates as their files say, and whether Apache serves them.
 
-One row per name on record (state.json roles) or held by acme.sh. The certificate read is
-the copy Apache uses (live/NAME/cert.pem), or acme.sh's own when it was never installed.
+One row per name on record (state.json roles) or held by acme.sh (NAME/ RSA or NAME_ecc/ ECC).
+The certificate read is the file Apache's HTTPS vhost for the name uses (asked of Apache:
+served.py) — acme.sh's own NAME.cer on a server certificate.pl set up, live/NAME/cert.pem
+once ispa-cert installed it — or acme.sh's copy when no vhost uses one.
 Its profile and renewal window (ARI) are what state.json holds from the last issue or renew:
 status does not ask the CA (it changes nothing, and a moment chosen for show would not be kept).
 Whether Apache serves it is asked over the network (TLS with SNI on the HTTPS port), not
@@ -21,6 +23,7 @@ from ..names import ROLES
 from ..settings import Settings
 from ..state import State, load_state
 from .common import now
+from .served import NameCertificate, name_certificates
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class CertificateRow:
     name: str
     role: str | None
     file: Path | None  # the certificate read; None when there is none
-    installed: bool  # Apache's copy (live/NAME/cert.pem) exists
+    installed: bool  # Apache's HTTPS vhost for the name uses an existing certificate file
     certificate: CertificateInfo | None
     error: str | None = None  # why the file could not be read
     hint: str | None = None
@@ -65,12 +68,10 @@ def known_names(settings: Settings, record: State) -> list[tuple[str, str | None
     return on_record + [(name, None) for name in acme.issued_names(settings.paths) if name not in recorded]
 
 
-def read_row(settings: Settings, name: str, role: str | None, record: State | None = None) -> CertificateRow:
-    live = settings.paths.live(name).cert
-    installed = live.exists()
-    file = live if installed else acme.certificate_file(settings.paths, name)
+def read_row(entry: NameCertificate, role: str | None, record: State | None = None) -> CertificateRow:
+    name, file, installed = entry.name, entry.file, entry.installed
     profile = record.profiles.get(name) if record else None
-    if not file.exists():
+    if file is None:
         return CertificateRow(name, role, None, False, None, profile=profile)
     try:
         certificate = read_certificate(file)
@@ -82,7 +83,8 @@ def read_row(settings: Settings, name: str, role: str | None, record: State | No
 
 def certificate_rows(settings: Settings, names: list[tuple[str, str | None]],
                      record: State | None = None) -> list[CertificateRow]:
-    return [read_row(settings, name, role, record) for name, role in names]
+    entries = name_certificates(settings, [name for name, _ in names])
+    return [read_row(entry, role, record) for entry, (_, role) in zip(entries, names)]
 
 
 def tls_status(settings: Settings, record: State) -> TlsStatus:
@@ -107,5 +109,5 @@ def run(settings: Settings) -> StatusResult:
     """Every certificate, with whether Apache serves it (asked over the network), and the TLS policy."""
     record = load_state(settings.paths.state_file)
     rows = certificate_rows(settings, known_names(settings, record), record)
-    asked = [replace(row, serving=verify.check(settings, row.name)) for row in rows]
+    asked = [replace(row, serving=verify.check(settings, row.name, file=row.file)) for row in rows]
     return StatusResult(tuple(asked), now(), settings.https_port, tls_status(settings, record))

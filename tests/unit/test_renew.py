@@ -130,12 +130,14 @@ def due_name(settings, monkeypatch):
     monkeypatch.setattr(renew, "require_root", lambda: None)
     monkeypatch.setattr(renew, "require_apache_config", lambda _settings: None)
     calls: list[str] = []
-    monkeypatch.setattr(renew, "renew_one", lambda _settings, _console, name: calls.append(name) or ("renewed", ""))
+    state_store.save_state(settings.paths.state_file, state_store.with_role(state_store.State(), "admin", NAME))
+    monkeypatch.setattr(renew, "renew_one",
+                        lambda _settings, _console, name, ecc=True: calls.append(name) or ("renewed", ""))
     return calls
 
 
 def test_five_recent_failures_keep_the_name_from_the_ca(settings, due_name):
-    record = state_store.State()
+    record = state_store.load_state(settings.paths.state_file)
     moment = datetime.now(timezone.utc)
     for minutes in (50, 40, 30, 20, 10):
         record = state_store.record_failure(record, NAME, moment - timedelta(minutes=minutes))
