@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 KEEP_BACKUPS = 10
 MANIFEST = "manifest.json"
 
+# The first Apache backup a command (one process) makes holds the state before the command;
+# later changes of the same command back up into step backups, needed only to roll that step
+# back (or to recover from a crash in it) and removed afterwards. So `backups restore` brings
+# back the state before the command, never a state in the middle of it.
+_command_backup: dict[Path, str] = {}
+
 
 @dataclass(frozen=True)
 class BackupEntry:
@@ -48,6 +54,7 @@ class Backup:
     created: str
     reason: str
     entries: tuple[BackupEntry, ...]
+    step_of: str | None = None  # the command's backup, when this one only serves one step of it
 
 
 def tracked_files(paths: Paths) -> list[Path]:
@@ -62,13 +69,13 @@ def tracked_files(paths: Paths) -> list[Path]:
 
 # --- backups ------------------------------------------------------------------------
 
-def create_backup(paths: Paths, reason: str, files: list[Path] | None = None) -> Backup:
+def create_backup(paths: Paths, reason: str, files: list[Path] | None = None, step_of: str | None = None) -> Backup:
     private_directory(paths.backups_dir)
     stamp = datetime.now(timezone.utc)
     backup_id = _free_id(paths.backups_dir, stamp.strftime("%Y%m%d-%H%M%S"))
     directory = private_directory(paths.backups_dir / backup_id)
     entries = tuple(_save_entry(path, directory, index) for index, path in enumerate(files or tracked_files(paths)))
-    backup = Backup(backup_id, directory, stamp.isoformat(timespec="seconds"), reason, entries)
+    backup = Backup(backup_id, directory, stamp.isoformat(timespec="seconds"), reason, entries, step_of)
     atomic_write(directory / MANIFEST, json.dumps(_manifest(backup), indent=2) + "\n", mode=0o600)
     _prune(paths)
     log.info("backup %s made in %s (%s)", backup_id, directory, reason)
@@ -97,12 +104,14 @@ def _save_entry(path: Path, directory: Path, index: int) -> BackupEntry:
 
 def _manifest(backup: Backup) -> dict:
     return {"id": backup.id, "created": backup.created, "reason": backup.reason,
-            "entries": [entry.__dict__ for entry in backup.entries]}
+            "entries": [entry.__dict__ for entry in backup.entries],
+            **({"step_of": backup.step_of} if backup.step_of else {})}
 
 
-def list_backups(paths: Paths) -> list[Backup]:
-    """The readable backups, newest first; a damaged one is skipped (damaged_backups names it)."""
-    return _scan(paths)[0]
+def list_backups(paths: Paths, steps: bool = False) -> list[Backup]:
+    """The readable backups, newest first; a damaged one is skipped (damaged_backups names it).
+    Step backups (see _command_backup) only with `steps`."""
+    return [backup for backup in _scan(paths)[0] if steps or not backup.step_of]
 
 
 def damaged_backups(paths: Paths) -> list[tuple[Path, str]]:
@@ -127,7 +136,7 @@ def _scan(paths: Paths) -> tuple[list[Backup], list[tuple[Path, str]]]:
 
 
 def find_backup(paths: Paths, backup_id: str | None) -> Backup:
-    backups = list_backups(paths)
+    backups = list_backups(paths, steps=backup_id is not None)
     if backup_id is None:
         if not backups:
             raise PreconditionMissing(f"there are no backups in {paths.backups_dir}")
@@ -145,7 +154,8 @@ def find_backup(paths: Paths, backup_id: str | None) -> Backup:
 def _load(directory: Path) -> Backup:
     data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     entries = tuple(BackupEntry(**entry) for entry in data["entries"])
-    return Backup(str(data["id"]), directory, str(data["created"]), str(data["reason"]), entries)
+    return Backup(str(data["id"]), directory, str(data["created"]), str(data["reason"]), entries,
+                  data.get("step_of"))
 
 
 def _prune(paths: Paths) -> None:
@@ -187,7 +197,9 @@ def apache_change(paths: Paths, reason: str,
     Any exception inside the block or in configtest/reload/verify restores the
     backup, reloads Apache and raises OperationFailed (or RollbackFailed).
     """
-    backup = create_backup(paths, reason)
+    command_backup = _command_backup.get(paths.backups_dir)
+    backup = create_backup(paths, reason, step_of=command_backup)
+    _command_backup.setdefault(paths.backups_dir, backup.id)
     _write_marker(paths, reason, backup=backup.id)
     try:
         yield backup
@@ -197,10 +209,17 @@ def apache_change(paths: Paths, reason: str,
         if verify is not None:
             verify()
     except BaseException as failure:
-        _roll_back(paths, backup, failure)
+        _roll_back(paths, backup, failure)  # a failed rollback keeps the step backup: its hint names it
+        _drop_step(backup)
         raise _as_error(failure, backup) from failure
     finally:
         paths.pending_marker.unlink(missing_ok=True)
+    _drop_step(backup)
+
+
+def _drop_step(backup: Backup) -> None:
+    if backup.step_of:
+        shutil.rmtree(backup.directory, ignore_errors=True)
 
 
 def test_hook(point: str) -> None:

@@ -56,6 +56,10 @@ def tool(stack) -> ToolRunner:
 @pytest.fixture
 def before(stack, tool):
     """What must not change: the served certificate, the ledger, Apache's files."""
+    return snapshot(stack)
+
+
+def snapshot(stack) -> dict:
     paths = stack.paths
     return {"serial": serial_on_disk(paths, ADMIN), "failures": _failures(stack),
             "files": {path: path.read_bytes() for path in (paths.vhost_include, paths.apache_main_config,
@@ -191,17 +195,23 @@ def test_sigkill_takes_acme_sh_down_and_holds_the_lock_until_then(stack, tool, b
     assert_unharmed(stack, before)
 
 
-def test_sigterm_inside_the_apache_transaction_restores_the_backup(stack, tool, before):
-    run = start(stack, "backups", "restore", "--yes", extra_env={"ISPA_TEST_PAUSE_AT": "apache-change"})
-    assert run.stderr.readline() == "test hook: paused at apache-change\n"
-    include = stack.paths.vhost_include.read_bytes()
-    assert stack.paths.temp_site.exists() or include != before["files"][stack.paths.vhost_include]  # files changed
-    run.send_signal(signal.SIGTERM)
-    _, stderr = run.communicate(timeout=60)
+def test_sigterm_inside_the_apache_transaction_restores_the_backup(stack, tool):
+    changed = tool(*ISSUE_ADMIN, "--redirect")  # its backup (the state before it) differs from now
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    before = snapshot(stack)
+    try:
+        run = start(stack, "backups", "restore", "--yes", extra_env={"ISPA_TEST_PAUSE_AT": "apache-change"})
+        assert run.stderr.readline() == "test hook: paused at apache-change\n"
+        include = stack.paths.vhost_include.read_bytes()
+        assert include != before["files"][stack.paths.vhost_include]  # files changed
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
 
-    assert run.returncode == 130, stderr
-    assert stderr.strip().endswith("interrupted")
-    assert_unharmed(stack, before)
+        assert run.returncode == 130, stderr
+        assert stderr.strip().endswith("interrupted")
+        assert_unharmed(stack, before)
+    finally:
+        assert tool(*ISSUE_ADMIN, "--no-redirect").returncode == 0  # the module's shared stack as it was
 
 
 # --- Apache and the rate-limit guard -------------------------------------------------------------

@@ -108,3 +108,20 @@ def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
     assert paths.apache_main_config.read_bytes() == original
     assert list(paths.challenge_dir.iterdir()) == []
     assert not paths.pending_marker.exists()
+
+
+def test_the_backup_a_command_leaves_is_the_state_before_it(apache):
+    """issue makes temp_isp.conf in one change and removes it in the next: restoring the command's
+    backup must not bring temp_isp.conf back (the later step's backup is gone once it succeeded)."""
+    paths = apache.paths
+    before = files_of(paths)
+    with transaction.apache_change(paths, "test: prepare"):
+        atomic_write(paths.temp_site, "# temporary\n")
+    with transaction.apache_change(paths, "test: install"):
+        paths.temp_site.unlink()
+        atomic_write(paths.vhost_include, "# installed\n")
+    listed = transaction.list_backups(paths)
+    assert [backup.reason for backup in listed] == ["test: prepare"]
+    assert transaction.list_backups(paths, steps=True) == listed
+    transaction.restore_files(listed[0])
+    assert files_of(paths) == before and not paths.temp_site.exists()
