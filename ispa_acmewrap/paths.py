@@ -153,6 +153,21 @@ class Paths:
         """
         return _under(self.root, "/usr/local/sbin/ispa-cert")
 
+    @property
+    def cron_d_dir(self) -> Path:
+        return _under(self.root, "/etc/cron.d")
+
+    @property
+    def root_crontab(self) -> Path:
+        """root's own crontab (`crontab -e`), where acme.sh --install puts its --cron line."""
+        return _under(self.root, "/var/spool/cron/crontabs/root")
+
+    @property
+    def root_shell_rc_files(self) -> tuple[Path, ...]:
+        """root's shell start-up files acme.sh --install adds its acme.sh.env / acme.sh.csh line to."""
+        return tuple(_under(self.root, f"/root/{name}") for name in (".bashrc", ".profile", ".bash_profile",
+                                                                      ".zshrc", ".cshrc", ".tcshrc"))
+
     # --- the vendored acme.sh, shipped beside the package ------------------
     @property
     def vendor_acme_dir(self) -> Path:

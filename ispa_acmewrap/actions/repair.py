@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tarfile
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .. import state as state_store
+from .. import state as state_store, transaction
 from ..errors import IspaError, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLES
@@ -141,6 +142,51 @@ def _read(path: Path) -> str:
     return path.read_text(errors="surrogateescape") if path.exists() else ""
 
 
+# --- root's shell start-up files -------------------------------------------------------------
+
+_SOURCE_LINE = re.compile(r'^\s*(?:\.|source)\s+"?(?P<file>[^"\s]+/acme\.sh\.(?:env|csh))"?\s*$')
+
+
+def dangling_source_lines(text: str, removed: list[Path]) -> list[str]:
+    """Lines (with their endings) that source an acme.sh.env/.csh inside a removed directory that is gone now."""
+    found = []
+    for line in text.splitlines(keepends=True):
+        match = _SOURCE_LINE.match(line.rstrip("\r\n"))
+        if match:
+            sourced = Path(match["file"])
+            if any(sourced.is_relative_to(directory) for directory in removed) and not sourced.exists():
+                found.append(line)
+    return found
+
+
+def without_lines(text: str, doomed: list[str]) -> str:
+    """text without exactly those lines (each once, in order); every other byte kept."""
+    kept, remaining = [], list(doomed)
+    for line in text.splitlines(keepends=True):
+        if line in remaining:
+            remaining.remove(line)
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def clean_shell_files(paths: Paths, removed: list[Path]) -> tuple[Path, ...]:
+    """Drop the lines of root's .bashrc/.cshrc/... that source acme.sh files repair removed; backed up first."""
+    changes = {}
+    for rc in paths.root_shell_rc_files:
+        if rc.is_file():
+            text = rc.read_text(errors="surrogateescape")
+            doomed = dangling_source_lines(text, removed)
+            if doomed:
+                changes[rc] = without_lines(text, doomed)
+    if changes:
+        transaction.create_backup(paths, "remove shell lines that source the removed acme.sh", files=list(changes))
+        for rc, text in changes.items():
+            atomic_write(rc, text.encode(errors="surrogateescape"))
+            log.info("removed the lines sourcing removed acme.sh files from %s", rc)
+    return tuple(changes)
+
+
 # --- archive and removal --------------------------------------------------------------------
 
 def archive_directories(directories: list[Path], root: Path, backups_dir: Path, moment: datetime) -> Path:
@@ -190,6 +236,7 @@ def _confirm(console: Console, directories: list[Path], options: RepairOptions) 
     for directory in directories:
         console.say(f"  archive and remove {directory}")
     console.say("  install acme.sh from vendor/ again")
+    console.say("  remove the lines of root's shell files that source the removed acme.sh (backed up)")
     console.say("  register a new ACME account" if options.new_account else "  put the ACME account back")
     if options.reissue:
         console.say("  issue the certificates again for the names on record")
@@ -219,6 +266,9 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
         version = install_acme(settings, console)
         keep = not options.new_account and saved.has_key
         restore_account(paths, saved, keep)
+        shell_files = clean_shell_files(paths, directories)
+    for rc in shell_files:
+        console.say(f"Removed the lines of {rc} that sourced the removed acme.sh (a backup is kept).")
     account = "kept" if keep else ("new" if options.new_account else "none")
     issued = issue.run(settings, console, _reissue_options(record)) if options.reissue else None
     return RepairResult(False, archive, tuple(directories), str(version or "unknown"), account, issued)
