@@ -412,6 +412,11 @@ def cron_install(
     update_only: Annotated[bool, typer.Option("--update-only", help=(
         "Only point an existing entry at this installation's command, keeping its schedule; add none "
         "and leave every other line alone (what `make install` runs when ispa-cert is upgraded)."))] = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help=(
+        "Also renew the certificates the old renewal job renews that no interface uses and Apache does not "
+        "serve (otherwise the takeover is refused, naming them)."))] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Answer every question with its safe default: "
+                                      "disable other acme.sh jobs, adopt nothing without --adopt.")] = False,
 ) -> None:
     """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
 
@@ -419,20 +424,42 @@ def cron_install(
     duplicated; every other byte of /etc/crontab stays as it was. Running it twice
     leaves one entry. Daily runs cost nothing: renew is silent when nothing is due.
     Daily is enough down to 6-day certificates, since renewal is due at 2/3 of the lifetime.
+    It is replaced only when ispa-cert renews every certificate it renewed. Other
+    acme.sh renewal jobs (/etc/cron.d/, root's crontab) are offered for disabling:
+    commented out, byte for byte otherwise, with a backup.
 
     \b
     Examples:
       ispa-cert cron install
       ispa-cert cron install --schedule "00 05 * * 7"    the guide's Sunday 05:00
       ispa-cert cron install --update-only
+      ispa-cert cron install --adopt --yes                 take over every certificate the old job renewed
     """
     if update_only and schedule is not None:
         print("error: --update-only keeps the entry's schedule; leave out --schedule", file=sys.stderr)
         raise typer.Exit(2)
     if update_only:
         _change_crontab("update")
-    else:
-        _change_crontab("install", schedule)
+        return
+    settings = _settings()
+    console = _console(yes)
+
+    def body() -> None:
+        from .actions import cron as action
+        from .errors import PreconditionMissing
+        from .report import takeover_text
+
+        with _locked(settings, "cron install"):
+            takeover = action.install(settings, schedule, console, adopt=adopt)
+        if takeover.change is None:
+            raise PreconditionMissing(
+                f"the old renewal job also renews {', '.join(takeover.left_alone)}, which ispa-cert does not renew "
+                "(no interface uses it and Apache does not serve it): replacing the job would let it expire. "
+                "Nothing was changed.",
+                hint="`ispa-cert cron install --adopt` makes ispa-cert renew it too; or keep the old job")
+        print(takeover_text(settings, takeover))
+
+    _execute(settings, body)
 
 
 @cron_app.command("remove")

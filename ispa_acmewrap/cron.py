@@ -301,6 +301,53 @@ def _where(crontab: Path, entry: CronEntry) -> str:
     return f"{crontab} line {entry.line_number}"
 
 
+# --- other acme.sh renewal jobs: /etc/cron.d/*, root's crontab ----------------------
+
+DISABLED_PREFIX = "#disabled by ispa-cert (renewals run from /etc/crontab): "
+_ACME_RENEWAL = re.compile(r"acme\.sh\b.*\s--(?:cron|renewAll|renew-all|renew)\b")
+
+
+@dataclass(frozen=True)
+class OtherJob:
+    """An active acme.sh renewal line outside /etc/crontab (e.g. `acme.sh --cron` in root's crontab)."""
+
+    file: Path
+    line_number: int  # 1-based
+    text: str
+
+
+def other_job_files(cron_d: Path, root_crontab: Path) -> list[Path]:
+    """The files cron reads besides /etc/crontab that may hold acme.sh jobs (cron.d skips dotted names)."""
+    found = [entry for entry in sorted(cron_d.iterdir()) if entry.is_file() and "." not in entry.name
+             and not entry.name.endswith("~")] if cron_d.is_dir() else []
+    return found + ([root_crontab] if root_crontab.is_file() else [])
+
+
+def other_jobs(files: list[Path]) -> list[OtherJob]:
+    """acme.sh renewal lines (--cron, --renewAll, --renew) that are not comments, in file order."""
+    jobs = []
+    for path in files:
+        text = _read_text(path) or ""
+        for number, line in enumerate(_split_lines(text), 1):
+            bare = line.rstrip("\r\n")
+            if not bare.lstrip().startswith("#") and not _ENVIRONMENT.match(bare) and _ACME_RENEWAL.search(bare):
+                jobs.append(OtherJob(path, number, bare))
+    return jobs
+
+
+def disable_jobs(jobs: list[OtherJob]) -> None:
+    """Comment each job's line out (DISABLED_PREFIX + the line as it was); every other byte stays."""
+    for path in sorted({job.file for job in jobs}):
+        text = _read_text(path) or ""
+        lines = _split_lines(text)
+        wanted = {job.line_number: DISABLED_PREFIX + job.text for job in jobs if job.file == path}
+        for number in wanted:
+            if lines[number - 1].rstrip("\r\n") != wanted[number][len(DISABLED_PREFIX):]:
+                raise BadInput(f"{path} changed while ispa-cert read it; nothing was disabled there",
+                               hint="run `ispa-cert cron install` again")
+        _write_atomic(path, _edit_lines(text, wanted, set()))
+
+
 # --- reading ----------------------------------------------------------------------
 
 

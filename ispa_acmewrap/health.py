@@ -273,6 +273,15 @@ def cron_cadence_finding(finding: Finding, sparse: str | None) -> Finding:
                    "certificate may expire", f"{CRON_FIX} (chooses a schedule that fits)")
 
 
+def other_cron_jobs_finding(jobs: list[str]) -> Finding:
+    """jobs: "FILE line N" of acme.sh renewal lines outside /etc/crontab (cron.d, root's crontab)."""
+    if not jobs:
+        return Finding("cron-other", Severity.OK, "no other acme.sh renewal job in /etc/cron.d or root's crontab")
+    return Finding("cron-other", Severity.WARN, f"other acme.sh renewal jobs: {'; '.join(jobs)}: they renew the same "
+                   "certificates without ispa-cert's checks, lock and failure ledger",
+                   f"{CRON_FIX} (offers to disable them, with a backup)")
+
+
 # --- acme.sh ------------------------------------------------------------------------------
 
 def acme_installed_finding(script: Path, installed: bool) -> Finding:

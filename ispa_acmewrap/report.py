@@ -214,12 +214,28 @@ def cron_change_text(settings, change) -> str:
     return texts[change.action]
 
 
+def takeover_text(settings, takeover) -> str:
+    """`cron install`: the entry, what was adopted, which other jobs were disabled or kept."""
+    lines = [cron_change_text(settings, takeover.change)]
+    if takeover.adopted:
+        lines.append(f"ispa-cert now also renews {', '.join(takeover.adopted)} (adopted from the old renewal job).")
+    for job in takeover.disabled:
+        lines.append(f"{job.file} line {job.line_number}: disabled (commented out): {job.text}")
+    if takeover.backup:
+        lines.append(f"The files as they were are in backup {takeover.backup} (`ispa-cert backups restore {takeover.backup}`).")
+    for job in takeover.kept:
+        lines.append(f"{job.file} line {job.line_number}: kept as it is; it renews the same certificates: {job.text}")
+    return "\n".join(lines)
+
+
 def cron_view_text(settings, view) -> str:
     lines = [f"{settings.paths.crontab} line {entry.line_number}: {entry.text}"
              + ("  (the guide's acme.sh line)" if entry.legacy else "") for entry in view.entries]
+    lines += [f"{job.file} line {job.line_number}: {job.text}  (another acme.sh renewal job)" for job in view.others]
     lines.append(f"status: {view.status.state}: {view.status.detail}")
-    if view.status.state in ("missing", "legacy-only", "differs", "legacy-also"):
-        lines.append("`ispa-cert cron install` puts the current entry in place.")
+    if view.status.state in ("missing", "legacy-only", "differs", "legacy-also") or view.others:
+        lines.append("`ispa-cert cron install` puts the current entry in place"
+                     + (" and offers to disable the other acme.sh jobs." if view.others else "."))
     return "\n".join(lines)
 
 

@@ -73,6 +73,17 @@ class LegacyServer:
                 "--certhome", str(self.paths.cert_home), *(["--force"] if force else [])]
         return subprocess.run(argv, env=self.acme_env(), capture_output=True, text=True, timeout=300)
 
+    def issue_by_hand(self, name: str, key_length: str = "ec-256") -> None:
+        """A certificate the administrator got by hand with the installed acme.sh (nothing serves it)."""
+        paths = self.paths
+        _run([str(paths.acme_script), "--issue", "--apache", "-d", name, "--keylength", key_length,
+              "--home", str(paths.acme_home), "--certhome", str(paths.cert_home),
+              "--server", self.stack.pebble.directory_url], self.issuing_env())
+
+    def issuing_env(self) -> dict[str, str]:
+        return {**self.acme_env(), "APACHE_HTTPD_CONF": str(self.paths.apache_main_config),
+                "ACME_DIR": str(self.paths.root / "home" / ".acme")}  # acme.sh's default /home/.acme, sandboxed
+
     def served_file(self, name: str) -> Path:
         return self.paths.cert_home / (name if name == self.rsa_name else f"{name}_ecc") / f"{name}.cer"
 
@@ -81,8 +92,7 @@ def build_legacy_server(stack: Stack) -> LegacyServer:
     """Turn the stack's fresh sandbox Apache into a server certificate.pl has managed (≈10 s)."""
     server = LegacyServer(stack)
     paths = stack.paths
-    env = {**server.acme_env(), "APACHE_HTTPD_CONF": str(paths.apache_main_config),
-           "ACME_DIR": str(paths.root / "home" / ".acme")}  # acme.sh's default /home/.acme, sandboxed
+    env = server.issuing_env()
     server.home.mkdir(parents=True, exist_ok=True)
     for rc in (".bashrc", ".cshrc"):
         (server.home / rc).write_text(f"# {rc}: executed by the shell for non-login shells.\nalias ll='ls -l'\n")

@@ -52,7 +52,7 @@ def run(settings: Settings, options: DoctorOptions) -> DoctorReport:
         "tls": lambda: tls_findings(settings),
         "temp-site": lambda: [_temp_site(settings)],
         "pending-change": lambda: [health.pending_change_finding(transaction.pending_change(settings.paths))],
-        "cron": lambda: [_cron(settings, rows)],
+        "cron": lambda: [_cron(settings, rows), _other_cron_jobs(settings)],
         "acme": lambda: acme_findings(settings, rows),
         **({"dns": lambda: network_findings(settings, [row.name for row in rows])} if online else {}),
         "certificate": lambda: certificate_findings(rows, moment),
@@ -189,6 +189,12 @@ def _cron(settings: Settings, rows: list[CertificateRow]) -> Finding:
     sparse = cron.sparse_warning(status.entry.schedule, min(lifetimes)) \
         if status.entry is not None and not status.entry.legacy and lifetimes else None
     return health.cron_cadence_finding(finding, sparse)
+
+
+def _other_cron_jobs(settings: Settings) -> Finding:
+    paths = settings.paths
+    jobs = cron.other_jobs(cron.other_job_files(paths.cron_d_dir, paths.root_crontab))
+    return health.other_cron_jobs_finding([f"{job.file} line {job.line_number}" for job in jobs])
 
 
 def acme_findings(settings: Settings, rows: list[CertificateRow]) -> list[Finding]:

@@ -24,6 +24,7 @@ from ..settings import Settings
 from ..state import State
 from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
                      require_apache, require_root, run_acme_apache, shortest_lifetime, virtual_hosts)
+from . import cron as cron_action
 from .install import ensure_installed
 
 log = logging.getLogger(__name__)
@@ -436,8 +437,12 @@ def _issue_and_install(settings: Settings, console: Console, options: IssueOptio
         remove_temp_site(settings, console)
     record = renewal_windows(settings, record, ready)
     if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
-        result.cron_change = cron.install(paths.crontab, options.cron_command or default_cron_command(settings),
-                                          shortest_lifetime=shortest_lifetime(settings))
+        takeover = cron_action.install(settings, None, console,
+                                       command=options.cron_command or default_cron_command(settings))
+        result.cron_change = takeover.change
+        if takeover.change is None:
+            console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "
+                         "ispa-cert does not renew; `ispa-cert cron install --adopt` takes it over")
     result.names = [_with_certificate(settings, entry) for entry in result.names]
     return result
 

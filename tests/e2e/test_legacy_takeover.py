@@ -1,0 +1,169 @@
+"""Taking over a server certificate.pl managed for years (tests/legacy.py builds it on the real stack).
+
+One legacy server per test: the takeover changes it. Each test starts from the untouched server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+
+import pytest
+
+from ispa_acmewrap import certs, state as state_store
+from tests.conftest import ToolRunner, ispa_cert_executable
+from tests.e2e.support import HttpsWatch, account_keys, serial_served
+from tests.legacy import ADMIN, ADMIN_MARKERS, PORTAL, build_legacy_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def legacy(stack):
+    return build_legacy_server(stack)
+
+
+@pytest.fixture
+def tool(stack) -> ToolRunner:
+    return ToolRunner(stack.tool_env())
+
+
+def serial_of(path) -> int:
+    return certs.read_certificate(path).serial
+
+
+def test_untouched_server_is_seen_whole_then_renewed_as_the_guide_did(legacy, tool, stack):
+    """doctor and status on the untouched server, then renew --force, then the guide's manual renewal."""
+    doctor = tool("doctor", "--server-ip", "127.0.0.1", "--dns-timeout", "2", "--json")
+
+    report = json.loads(doctor.stdout)
+    assert (doctor.returncode, report["status"]) == (1, "WARNING"), doctor.stdout + doctor.stderr
+    states = {(check["check"], check["subject"]): check for check in report["checks"]}
+    assert states[("cron", None)]["state"] == "WARN" and "cron install" in states[("cron", None)]["fix"]
+    assert states[("cron-other", None)]["state"] == "WARN"
+    assert str(legacy.cron_d_file) in states[("cron-other", None)]["message"]
+    assert str(legacy.root_crontab) in states[("cron-other", None)]["message"]
+    assert states[("acme-alias", None)]["state"] == "WARN"  # acme.sh 3.1.1 left its Alias in apache2.conf
+    assert not [check for check in report["checks"] if check["state"] == "CRIT"]
+    assert states[("served", ADMIN)]["state"] == states[("served", PORTAL)]["state"] == "OK"
+
+    status = tool("status", "--json")
+
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = {row["name"]: row for row in json.loads(status.stdout)["certificates"]}
+    assert rows[ADMIN]["key_type"] == "RSA 2048" and rows[PORTAL]["key_type"] == "ECDSA P-256"
+    for name in (ADMIN, PORTAL):
+        assert rows[name]["file"] == str(legacy.served_file(name))  # what the *:443 vhost points at
+        assert rows[name]["installed"] is True and rows[name]["served"] is True
+
+    _renew_force_renews_both_layouts_and_the_guides_manual_renewal_still_works(legacy, tool, stack)
+
+
+def _renew_force_renews_both_layouts_and_the_guides_manual_renewal_still_works(legacy, tool, stack):
+    accounts = account_keys(stack.paths)
+    before = {name: serial_of(legacy.served_file(name)) for name in (ADMIN, PORTAL)}
+    include_before = stack.paths.vhost_include.read_text()
+
+    with HttpsWatch(stack, [ADMIN, PORTAL]) as watch:
+        result = tool("renew", "--force")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert watch.polls and not watch.gaps
+    for name in (ADMIN, PORTAL):
+        renewed = serial_of(legacy.served_file(name))
+        assert renewed != before[name] and serial_served(stack, name) == renewed
+    assert certs.read_certificate(legacy.served_file(ADMIN)).key_type == "RSA 2048"  # RSA stays RSA
+    assert certs.read_certificate(legacy.served_file(PORTAL)).key_type == "ECDSA P-256"
+    assert not (stack.paths.cert_home / f"{ADMIN}_ecc").exists()
+    assert "acme-challenge" not in stack.paths.apache_main_config.read_text()  # stale Aliases removed
+    assert stack.paths.vhost_include.read_text() == include_before  # the admin's lines are untouched
+    assert account_keys(stack.paths) == accounts  # the same ACME account throughout
+
+    after_takeover = {name: serial_of(legacy.served_file(name)) for name in (ADMIN, PORTAL)}
+    manual = legacy.guide_renew_all(force=True)
+
+    assert manual.returncode == 0, manual.stdout[-3000:] + manual.stderr
+    assert manual.stdout.count("Cert success") == 2
+    for name in (ADMIN, PORTAL):
+        assert serial_of(legacy.served_file(name)) != after_takeover[name]
+    assert account_keys(stack.paths) == accounts
+    https = stack.https_get(PORTAL)[1]
+    assert b"portal.ispa.test" in https and b'X-Ispadmin: legacy' not in https
+    assert b"X-Ispadmin: legacy" in stack.https_get(ADMIN)[1]  # the admin's Header line still in effect
+    assert all(marker in stack.paths.vhost_include.read_text() for marker in ADMIN_MARKERS)
+
+
+def test_cron_takeover_never_abandons_a_renewal(legacy, tool, stack):
+    """Declining the install keeps the old jobs; cron install refuses to drop a certificate, then adopts it."""
+    crontab_before = stack.paths.crontab.read_bytes()
+    output = _answering(tool, ["issue", "-c", "--client-domain", PORTAL, "--server-ip", "127.0.0.1", "--force"],
+                        {"Are the DNS records correct?": b"y\n", "Create a temporary configuration": b"n\n",
+                         "Install the certificates": b"n\n"})
+    assert "Install the certificates into the Apache configuration?" in output
+    assert stack.paths.crontab.read_bytes() == crontab_before, output
+    assert "#disabled" not in legacy.root_crontab.read_text()
+
+    legacy.issue_by_hand("webmail.ispa.test")  # held by acme.sh, served by nothing Apache knows
+
+    refused = tool("cron", "install", "--yes")
+
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "webmail.ispa.test" in refused.stderr and "--adopt" in refused.stderr
+    assert stack.paths.crontab.read_bytes() == crontab_before
+    assert "#disabled" not in legacy.root_crontab.read_text()
+
+    adopted = tool("cron", "install", "--adopt", "--yes")
+
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    lines = stack.paths.crontab.read_text().splitlines()
+    assert [line for line in lines if "renew" in line and "ispa-cert" in line and line.endswith("# ispa-cert renew")]
+    assert not [line for line in lines if "--renewAll" in line]
+    assert crontab_before.decode().replace(_legacy_line(crontab_before), "") == \
+        stack.paths.crontab.read_text().replace(_our_line(stack), "")  # every other byte kept
+    assert legacy.cron_d_file.read_text().splitlines()[1].startswith("#disabled by ispa-cert")
+    assert legacy.root_crontab.read_text().splitlines()[1].startswith("#disabled by ispa-cert")
+    assert state_store.load_state(stack.paths.state_file).adopted == ("webmail.ispa.test",)
+    backup = re.search(r"backup (\d{8}-\d{6}\S*)", adopted.stdout).group(1)
+    manifest = json.loads((stack.paths.backups_dir / backup / "manifest.json").read_text())
+    assert {entry["path"] for entry in manifest["entries"]} == {str(legacy.cron_d_file), str(legacy.root_crontab)}
+
+    renewed = tool("renew", "--force", "--cron")
+
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert "webmail.ispa.test" in renewed.stdout and ADMIN in renewed.stdout and PORTAL in renewed.stdout
+
+
+def _answering(tool: ToolRunner, args: list[str], answers: dict[str, bytes]) -> str:
+    """Run ispa-cert with a terminal on stdin; answer each question when it appears (not earlier: the
+    programs it runs share that terminal). An unexpected question is answered with an empty line."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([ispa_cert_executable(), *args], stdin=terminal, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env={**os.environ, **tool.env})
+    os.close(terminal)
+    output = b""
+    try:
+        while chunk := os.read(process.stdout.fileno(), 4096):
+            output += chunk
+            last = output.rsplit(b"\n", 1)[-1]
+            if last.rstrip().endswith((b"[y/N]", b"[Y/n]")):
+                os.write(controller, next((answer for question, answer in answers.items()
+                                           if question.encode() in last), b"\n"))
+                output += b"\n"
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    return output.decode(errors="replace")
+
+
+def _legacy_line(crontab: bytes) -> str:
+    return next(line for line in crontab.decode().splitlines(keepends=True) if "--renewAll" in line)
+
+
+def _our_line(stack) -> str:
+    return next(line for line in stack.paths.crontab.read_text().splitlines(keepends=True)
+                if line.rstrip().endswith("# ispa-cert renew"))
