@@ -349,13 +349,15 @@ def renew(
 ) -> None:
     """Renew the certificates that are due, as the CA's renewal window (ARI) or their lifetime says.
 
-    For each certificate the CA's suggested renewal window (ARI, RFC 9773) is read (again only
-    after the CA's Retry-After); the certificate is due at a moment chosen at random inside the
-    window, at once when the CA moved the window into the past (its explanation is shown), and
-    never later than 2/3 of its own lifetime: day 60 of a 90-day certificate, day 30 of a 45-day
-    one, day 4 of a 6-day one. Without ARI, or when the CA cannot be reached, the 2/3 rule
-    decides. Each due certificate is renewed with acme.sh --renew (which names the certificate
-    it replaces) and Apache reloaded; then ispa-cert checks that Apache serves the new
+    Renewed are the certificates of the names on record and every certificate Apache serves
+    from /data/ispadmin_cert (what the guide's --renewAll renewed), each in its own acme.sh
+    layout: RSA stays RSA. For each certificate the CA's suggested renewal window (ARI, RFC 9773)
+    is read (again only after the CA's Retry-After); the certificate is due at a moment chosen at
+    random inside the window, at once when the CA moved the window into the past (its explanation
+    is shown), and never later than 2/3 of its own lifetime: day 60 of a 90-day certificate, day
+    30 of a 45-day one, day 4 of a 6-day one. Without ARI, or when the CA cannot be reached, the
+    2/3 rule decides. Each due certificate is renewed with acme.sh --renew (which names the
+    certificate it replaces) and Apache reloaded; then ispa-cert checks that Apache serves the new
     certificate. A name that failed validation 5 times in the last hour is not sent to the CA
     (exit 4 says when to try again). Shows the next renewal date of every certificate. A run
     that finds another one holding the lock waits up to ISPA_LOCK_WAIT seconds (default 30),

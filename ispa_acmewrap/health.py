@@ -256,7 +256,9 @@ def cron_finding(status: CronStatus, entry_runnable: bool, has_certificates: boo
         return Finding("cron", severity, f"{detail}: nothing renews the certificates", CRON_FIX)
     if state == "legacy-only":
         return Finding("cron", Severity.WARN, f"{detail} (the guide's line): renewals bypass ispa-cert's checks, "
-                       "lock and failure ledger", f"{CRON_FIX} (replaces the legacy line in place)")
+                       "lock and failure ledger", f"{CRON_FIX} takes over: it replaces the legacy line in place once ispa-cert "
+                       "renews every certificate the line renewed (`ispa-cert renew --force` tries it first; "
+                       "README: Coming from certificate.pl)")
     if state == "legacy-also":
         return Finding("cron", Severity.WARN, f"{detail}: two renewals may run at once on one acme.sh home",
                        f"{CRON_FIX} (removes the legacy line)")
