@@ -297,6 +297,12 @@ def issue(
     key_type: Annotated[Optional[KeyType], typer.Option("--key-type", help=(
         "Key of the new certificates: ec (ECDSA P-256) or rsa (RSA 2048). Default: the key the name's "
         "certificate has (an RSA certificate from certificate.pl stays RSA), ec for a new name."))] = None,
+    admin_docroot: Annotated[Optional[str], typer.Option(metavar="DIR", help="Document root of the administration "
+                             "interface, when its name has no port-80 virtual host of its own (remembered).")] = None,
+    client_docroot: Annotated[Optional[str], typer.Option(metavar="DIR", help="Document root of the client portal, "
+                              "when its name has no port-80 virtual host of its own (remembered).")] = None,
+    dealer_docroot: Annotated[Optional[str], typer.Option(metavar="DIR", help="Document root of the dealer portal, "
+                              "when its name has no port-80 virtual host of its own (remembered).")] = None,
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER",
                       help="ACME CA (acme.sh --server): letsencrypt (the default) or a directory URL "
                            "https://HOST/...; a test CA's URL for tests.")] = None,
@@ -313,6 +319,14 @@ def issue(
 
     Each acme.sh run against the CA may take ISPA_CA_TIMEOUT seconds (default 600).
     Ctrl-C or SIGTERM rolls back what the run changed (exit 130).
+
+    Before the CA is asked, Apache's configuration is read as it will be with
+    mod_ssl on: each name's HTTPS vhost is copied from its own port-80 vhost
+    (rules that redirect to https:// are left out and shown), an existing SSL
+    vhost of the name gets only its certificate lines changed, and anything that
+    would shadow or break it refuses the name, naming the file and line. A name
+    without a port-80 vhost needs --admin/--client/--dealer-docroot. The diff of
+    every file ispa-cert did not write alone is shown before the install question.
     """
     settings = _settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout,
                          acme_server=server, ca_bundle=ca_bundle)
@@ -326,7 +340,8 @@ def issue(
             roles=roles, domains={"admin": admin_domain, "client": client_domain, "dealer": dealer_domain},
             email=email, skip_dns_check=skip_dns_check, ignore_self_test=ignore_self_test, force=force,
             redirect=redirect, profile=profile, hsts=hsts,
-            tls_profile=tls_profile.lower() if tls_profile else None, key_type=key_type.value if key_type else None)
+            tls_profile=tls_profile.lower() if tls_profile else None, key_type=key_type.value if key_type else None,
+            docroots={"admin": admin_docroot, "client": client_docroot, "dealer": dealer_docroot})
         action.check_options(options)
         with _locked(settings, "issue"):
             result = action.run(settings, console, options)

@@ -16,7 +16,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
       "renewal_info": {"isp.example.net": {"cert_id": "…", "checked_at": "…", "next_check": "…",
                        "window_start": "…", "window_end": "…", "explanation_url": null, "renew_at": "…"}},
       "tls": {"profile": "intermediate", "hsts": false},
-      "adopted": ["webmail.example.net"]
+      "adopted": ["webmail.example.net"],
+      "docroots": {"dealer": "/srv/dealer-portal"}
     }
 
 - `roles`: the name answered for each role (admin, client, dealer); `issue` asks again
@@ -37,6 +38,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
 - `adopted`: names whose acme.sh certificate ispa-cert renews although no interface uses them
   and Apache does not serve them (`cron install --adopt`, taking over the guide's --renewAll);
   absent when empty.
+- `docroots`: the document root the administrator named for a role whose name has no
+  port-80 vhost of its own (`--client-docroot` …); its HTTPS (and port-80) vhost serves it.
 
 A missing file is an empty state. Functions here are pure (they take `now` and return
 a new State) apart from load_state and save_state.
@@ -86,12 +89,19 @@ class State:
     tls_profile: str | None = None  # None: never chosen, the default profile applies
     hsts: bool = False
     adopted: tuple[str, ...] = ()
+    docroots: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- roles and renewals ---------------------------------------------------------
 def names_on_record(state: State) -> list[str]:
     """The names on record, in role order (admin, client, dealer)."""
     return [state.roles[role] for role in ROLES if role in state.roles]
+
+
+def with_docroot(state: State, role: str, directory: str) -> State:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return replace(state, docroots={**state.docroots, role: directory})
 
 
 def with_role(state: State, role: str, name: str) -> State:
@@ -226,6 +236,7 @@ def _to_json(state: State) -> dict[str, Any]:
         "renewal_info": {name: _renewal_info_json(info) for name, info in state.renewal_info.items()},
         **({"tls": {"profile": state.tls_profile, "hsts": state.hsts}} if state.tls_profile else {}),
         **({"adopted": list(state.adopted)} if state.adopted else {}),
+        **({"docroots": dict(state.docroots)} if state.docroots else {}),
     }
 
 
@@ -244,6 +255,7 @@ def _from_json(document: dict[str, Any]) -> State:
         tls_profile=str(document["tls"]["profile"]) if "tls" in document else None,
         hsts=bool(document["tls"].get("hsts", False)) if "tls" in document else False,
         adopted=tuple(str(name) for name in document.get("adopted", [])),
+        docroots={str(role): str(path) for role, path in document.get("docroots", {}).items()},
     )
 
 

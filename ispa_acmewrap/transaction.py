@@ -190,15 +190,18 @@ def graceful(paths: Paths) -> None:
 
 
 @contextmanager
-def apache_change(paths: Paths, reason: str,
-                  verify: Callable[[], None] | None = None) -> Iterator[Backup]:
+def apache_change(paths: Paths, reason: str, verify: Callable[[], None] | None = None,
+                  files: list[Path] = ()) -> Iterator[Backup]:
     """Back up, let the caller change files, then configtest, reload and verify.
 
-    Any exception inside the block or in configtest/reload/verify restores the
-    backup, reloads Apache and raises OperationFailed (or RollbackFailed).
+    `files` are the administrator's files the change edits besides ours: they are
+    registered in the backup before anything is written. Any exception inside the
+    block or in configtest/reload/verify restores the backup, reloads Apache and
+    raises OperationFailed (or RollbackFailed).
     """
     command_backup = _command_backup.get(paths.backups_dir)
-    backup = create_backup(paths, reason, step_of=command_backup)
+    extra = [file for file in files if file not in tracked_files(paths)]
+    backup = create_backup(paths, reason, [*tracked_files(paths), *extra], step_of=command_backup)
     _command_backup.setdefault(paths.backups_dir, backup.id)
     _write_marker(paths, reason, backup=backup.id)
     try:
@@ -228,6 +231,14 @@ def test_hook(point: str) -> None:
         log.warning("paused at %s (ISPA_TEST_PAUSE_AT)", point)
         os.write(2, f"test hook: paused at {point}\n".encode())
         time.sleep(60)
+
+
+def undo(paths: Paths, backup: Backup) -> None:
+    """Put a finished change back as its backup holds it, configtest and reload."""
+    log.info("undoing the change of backup %s (%s)", backup.id, backup.reason)
+    restore_files(backup)
+    configtest(paths)
+    graceful(paths)
 
 
 def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import acme, apache, ca, cron, dns, runner, selftest, state as state_store, tls, transaction, verify
-from ..apache import SslSite, VirtualHost
+from ..apache import VirtualHost, conf, editor, plan
+from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
-from ..errors import BadInput, OperationFailed, PreconditionMissing, RateLimited
+from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLE_TITLES, ROLES, normalize_name
 from ..paths import Paths
@@ -46,6 +47,7 @@ class IssueOptions:
     tls_profile: str | None = None  # None: keep the profile on record (default intermediate)
     hsts: bool | None = None  # None: keep what is on record; only ever with the redirect
     key_type: str | None = None  # "ec" or "rsa"; None: the key the name has (RSA stays RSA), else ECDSA
+    docroots: dict[str, str | None] = field(default_factory=dict)  # per role, for names without a vhost
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class IssueResult:
     names: list[IssuedName] = field(default_factory=list)
     installed: bool = False
     cron_change: cron.CronChange | None = None
+    undone: str = ""  # what was put back when the run failed before installing
 
 
 # --- 1. names --------------------------------------------------------------------------
@@ -194,17 +197,86 @@ def dns_table(findings: list, server: set[str]) -> str:
     return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows)
 
 
-# --- 3. Apache ready for challenges ------------------------------------------------------
+# --- 3. Apache: what serves each name, what its HTTPS will be ------------------------------
+
+def apache_model(settings: Settings) -> list[VirtualHost]:
+    """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that."""
+    paths = settings.paths
+    result = runner.run(apache.dump_command(paths), env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
+    if result.returncode != 0:
+        said = "\n".join(line for line in result.lines if line.strip())[-1500:]
+        raise ApachePlanRefusal(f"with mod_ssl on, Apache would refuse its configuration:\n{said}",
+                                hint="fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
+                                     "vhost), check with `apache2ctl configtest`, then run again")
+    return apache.parse_virtual_hosts(result.output)
+
 
 def own_vhosts(settings: Settings, hosts: list[VirtualHost]) -> list[VirtualHost]:
-    """Port-80 vhosts that are the admin's, not ours (the include or temp_isp.conf)."""
-    ours = {settings.paths.vhost_include.resolve(), settings.paths.temp_site.resolve()}
-    return [host for host in hosts if host.port == settings.http_port and host.file.resolve() not in ours]
+    """Port-80 vhosts that are the admin's, not ours (ispa-cert's block or temp_isp.conf)."""
+    return [host for host in plan.foreign(hosts, settings.paths) if host.port == settings.http_port]
 
 
-def prepare_apache(settings: Settings, console: Console, record: State, hosts: list[VirtualHost],
-                   names: list[str]) -> bool:
-    """Make sure Apache answers challenges for every name. Returns True if temp_isp.conf was made."""
+def choose_docroots(settings: Settings, console: Console, record: State, options: IssueOptions,
+                    chosen: dict[str, str], hosts: list[VirtualHost]) -> State:
+    """A document root for each chosen name without a port-80 vhost of its own (asked, remembered)."""
+    for role, name in chosen.items():
+        given = options.docroots.get(role)
+        if given is None and apache.find_vhost(own_vhosts(settings, hosts), name, settings.http_port) is not None:
+            continue
+        directory = given or record.docroots.get(role) or _ask_docroot(console, role, name, settings.http_port)
+        if not Path(directory).is_dir():
+            raise BadInput(f"the document root {directory} given for {name} is not a directory",
+                           hint=f"give the directory its site is served from with --{role}-docroot DIR")
+        record = state_store.with_docroot(record, role, str(Path(directory)))
+    return record
+
+
+def _ask_docroot(console: Console, role: str, name: str, http_port: int) -> str:
+    refusal = BadInput(f"{name} has no port-{http_port} virtual host of its own, so ispa-cert cannot tell which "
+                       "site its HTTPS should serve (it never copies another name's site)",
+                       hint=f"give the directory its site is served from with --{role}-docroot DIR, or create its "
+                            f"port-{http_port} virtual host first")
+    if not console.interactive or console.assume_yes:
+        raise refusal
+    answer = console.ask(f"{name} has no virtual host of its own. Document root of the {ROLE_TITLES[role]}")
+    if not answer:
+        raise refusal
+    return answer
+
+
+def plan_https(settings: Settings, record: State, hosts: list[VirtualHost], names: list[str],
+               addresses: dict[str, list[str]]) -> dict[str, plan.NamePlan]:
+    """The HTTPS plan of every name being issued and every name on record with a certificate."""
+    paths = settings.paths
+    docroot_of = {name: record.docroots.get(role) for role, name in record.roles.items()}
+    wanted = names + [name for name in state_store.names_on_record(record)
+                      if name not in names and paths.live(name).fullchain.exists()]
+    plans = {}
+    for name in wanted:
+        live = paths.live(name)
+        plans[name] = plan.plan_name(name, hosts, paths, live.fullchain, live.key, settings.http_port,
+                                     settings.https_port, docroot_of.get(name), tuple(addresses.get(name, ())))
+    return plans
+
+
+def show_plans(console: Console, plans: dict[str, plan.NamePlan], names: list[str]) -> None:
+    for name in names:
+        found = plans[name]
+        console.say(f"  {name}: HTTPS from {found.source}")
+        for rule in found.dropped:
+            console.say(f"    not copied to HTTPS (redirects to https:// and would loop): {rule}")
+
+
+class ApachePlanRefusal(PreconditionMissing):
+    """Apache's configuration must be fixed by the administrator first."""
+
+
+def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost],
+                   names: list[str]) -> tuple[bool, transaction.Backup | None]:
+    """Make sure Apache answers challenges for every name.
+
+    Returns whether temp_isp.conf was made, and the backup taken before (None: nothing changed).
+    """
     paths = settings.paths
     site_text = paths.ispadmin_site.read_text()
     add_include = not apache.site_includes_generated(site_text, paths)
@@ -218,19 +290,22 @@ def prepare_apache(settings: Settings, console: Console, record: State, hosts: l
         console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
         if not console.confirm("Remove it now?", default=True):
             raise PreconditionMissing(f"{paths.temp_site} must be removed first", hint=f"rm {paths.temp_site}")
-    admin_hosts = own_vhosts(settings, hosts)
-    without = [name for name in names if apache.find_vhost(admin_hosts, name, settings.http_port) is None]
+    temp = {paths.temp_site.resolve(), paths.temp_site_enabled.resolve()}
+    serving = [host for host in hosts if host.port == settings.http_port and host.file.resolve() not in temp]
+    without = [name for name in names if apache.find_vhost(serving, name, settings.http_port) is None]
     create_temp = False
     if without:
         console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
         create_temp = console.confirm("Create a temporary configuration (temp_isp.conf) for them?", default=True)
-    include_text = prepared_include(settings, record, hosts)
-    current_include = paths.vhost_include.read_text() if paths.vhost_include.exists() else None
+    current_include = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
+    include_text = prepared_include(paths, current_include)
     missing = missing_modules(settings, include_text)
     if not (add_include or remove_leftover or create_temp or missing or include_text != current_include):
-        return False
+        return False, None
     console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
-    with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges"):
+    before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
+    with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges",
+                                   verify=lambda: verify.require_unchanged(before, set(without))) as backup:
         if add_include:
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
         enable_modules(settings, missing)
@@ -240,18 +315,21 @@ def prepare_apache(settings: Settings, console: Console, record: State, hosts: l
         if create_temp:
             atomic_write(paths.temp_site, apache.render_temp_site(paths, without, settings.http_port))
             runner.run(apache.enable_site_command("temp_isp"), env=apache.environment(paths))
-    return create_temp
+    return create_temp, backup
 
 
-def prepared_include(settings: Settings, record: State, hosts: list[VirtualHost]) -> str:
-    """The include with the challenge Alias; keeps what it serves today."""
-    paths = settings.paths
-    current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
-    if current and not current.startswith(apache.INCLUDE_HEADER):
-        alias = apache.render_challenge_alias(paths)
-        return current if alias in current else f"{current.rstrip()}\n\n{alias}"
-    return apache.render_include(paths, installed_sites(settings, record, hosts, []), settings.https_port,
-                                 redirect=apache.redirects_to_https(current), policy=recorded_policy(record))
+def prepared_include(paths, current: str) -> str:
+    """The include with ispa-cert's block holding the challenge Alias; what it serves today is kept."""
+    if editor.block_of(current) is not None:
+        return current
+    return editor.with_block(current, apache.render_include(paths, [], 443))
+
+
+def undo_prepare(settings: Settings, console: Console, backup: transaction.Backup) -> str:
+    """Put back what prepare_apache changed (the run failed before anything was installed)."""
+    transaction.undo(settings.paths, backup)
+    return (f"The preparation for the challenges was undone too (backup {backup.id} restored, Apache reloaded): "
+            "the configuration is as it was before this run.")
 
 
 def _remove_temp_site(settings: Settings) -> None:
@@ -259,24 +337,6 @@ def _remove_temp_site(settings: Settings) -> None:
     if paths.temp_site_enabled.is_symlink() or paths.temp_site_enabled.exists():
         paths.temp_site_enabled.unlink()
     paths.temp_site.unlink(missing_ok=True)
-
-
-def installed_sites(settings: Settings, record: State, hosts: list[VirtualHost], extra: list[str]) -> list[SslSite]:
-    """One *:443 site per name on record (or just installed) that has its certificate in place."""
-    paths = settings.paths
-    admin_hosts = own_vhosts(settings, hosts)
-    fallback = apache.default_vhost(admin_hosts, settings.http_port)
-    names = state_store.names_on_record(record)
-    names += [name for name in extra if name not in names]
-    sites = []
-    for name in names:
-        live = paths.live(name)
-        if not live.fullchain.exists():
-            continue
-        source = apache.find_vhost(admin_hosts, name, settings.http_port) or fallback
-        body = apache.vhost_body(source) if source else ()
-        sites.append(SslSite(name, body, live.fullchain, live.key))
-    return sites
 
 
 # --- 4. self-test -----------------------------------------------------------------------
@@ -329,8 +389,50 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool,
 
 # --- 6. install -----------------------------------------------------------------------
 
-def install_certificates(settings: Settings, console: Console, record: State, hosts: list[VirtualHost],
-                         names: list[str], redirect: bool | None = None) -> None:
+def planned_edits(settings: Settings, plans: dict[str, plan.NamePlan], redirect: bool | None,
+                  policy: tls.TlsPolicy = tls.TlsPolicy()) -> list[FileEdit]:
+    """Every file the install changes: the include (ispa-cert's block) and the admin's SSL vhosts."""
+    paths = settings.paths
+    current = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
+    block = editor.block_of(current) or ""
+    keep_redirect = apache.redirects_to_https(block)
+    sites = [found.site for found in plans.values() if found.site is not None]
+    rendered = apache.render_include(paths, sites, settings.https_port,
+                                     redirect=keep_redirect if redirect is None else redirect,
+                                     http_port=settings.http_port, policy=policy)
+    edits = {paths.vhost_include.resolve(): FileEdit(paths.vhost_include, current, editor.with_block(current, rendered),
+                                                     foreign=bool(editor.outside_block(current).strip()))}
+    replacements: dict[Path, list[editor.Replacement]] = {}
+    for found in plans.values():
+        live = paths.live(found.name)
+        for host in found.in_place:
+            replacements.setdefault(host.file.resolve(), []).extend(
+                editor.certificate_replacements(host.section(), live.fullchain, live.key))
+    for file, changes in replacements.items():
+        text = conf.read(file)
+        edits[file] = FileEdit(file, text, editor.apply(text, changes))
+    return [edit for edit in edits.values() if edit.changed]
+
+
+def show_edits(console: Console, edits: list[FileEdit]) -> None:
+    """The exact diff of every file ispa-cert did not write alone, before the install question."""
+    for edit in edits:
+        if edit.foreign:
+            console.say(f"Changes to {edit.path}, which holds lines ispa-cert did not write:")
+            console.say(edit.diff().rstrip("\n"))
+
+
+def refuse_foreign_removal(console: Console, edits: list[FileEdit]) -> None:
+    removed = [(edit.path, line) for edit in edits if edit.foreign for line in edit.removed_foreign_lines()]
+    if removed and console.assume_yes:
+        raise PreconditionMissing(
+            "the install would remove lines ispa-cert did not write: "
+            + "; ".join(f"{path}: {line.strip()}" for path, line in removed),
+            hint="run it without --yes to see the diff and confirm, or move those lines yourself")
+
+
+def install_certificates(settings: Settings, console: Console, hosts: list[VirtualHost],
+                         plans: dict[str, plan.NamePlan], names: list[str], edits: list[FileEdit]) -> None:
     paths = settings.paths
     for name in names:
         live = paths.live(name)
@@ -339,23 +441,28 @@ def install_certificates(settings: Settings, console: Console, record: State, ho
         held = acme.held_certificate(paths, name)
         runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True), env=acme.environment(paths))
         live.key.chmod(0o600)
-    current = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
-    if current and not current.startswith(apache.INCLUDE_HEADER):
-        console.warn(f"{paths.vhost_include} was not written by ispa-cert; it is replaced (a backup is kept)")
-    redirect = apache.redirects_to_https(current) if redirect is None else redirect
-    text = apache.render_include(paths, installed_sites(settings, record, hosts, names), settings.https_port,
-                                 redirect=redirect, policy=recorded_policy(record))
-    missing = missing_modules(settings, text, "ssl")
-    if (text == current and not missing and not paths.temp_site.exists()
+    text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
+    current = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
+    missing = missing_modules(settings, current if text is None else text, "ssl")
+    if (not edits and not missing and not paths.temp_site.exists()
             and all(verify.check(settings, name).matches for name in names)):
         console.say("Apache already serves these certificates; its configuration is unchanged.")
         return
-    console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, verify)")
-    with transaction.apache_change(paths, f"install certificates for {', '.join(names)}",
-                                   verify=lambda: verify.wait_until_served(settings, names)):
+    console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)")
+    before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
+    targets = {name: plans[name].addresses for name in names}
+    intended = set(plans)
+
+    def check() -> None:
+        verify.require_unchanged(before, intended)
+        verify.require_sites_right(settings, targets)
+
+    with transaction.apache_change(paths, f"install certificates for {', '.join(names)}", verify=check,
+                                   files=[edit.path for edit in edits]):
         enable_modules(settings, missing)
         _remove_temp_site(settings)
-        atomic_write(paths.vhost_include, text)
+        for edit in edits:
+            atomic_write(edit.path, edit.after.encode(errors="surrogateescape"))
 
 
 def missing_modules(settings: Settings, include_text: str, *always: str) -> list[str]:
@@ -391,31 +498,45 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     policy = choose_tls(options, record, apache.redirects_to_https(include))
     check_profile(settings, options.profile)
     names = list(chosen.values())
+    hosts = apache_model(settings)
+    record = choose_docroots(settings, console, record, options, chosen, hosts)
     addresses = check_dns(settings, console, names, options.skip_dns_check)
+    for role, name in chosen.items():
+        record = state_store.with_role(record, role, name)
+    console.step("Reading Apache's configuration as it will be with mod_ssl on")
+    plans = plan_https(settings, record, hosts, names, addresses)
+    show_plans(console, plans, names)
     ensure_installed(settings, console, options.email)
     guard_rate_limits(settings, record, names)  # before Apache is touched: a refused run changes nothing
     remove_stale_acme_aliases(settings, console)
-    hosts = virtual_hosts(settings)
-    temp_created = prepare_apache(settings, console, record, hosts, names)
+    temp_created, prepared = prepare_apache(settings, console, hosts, names)
+    result = IssueResult()
     try:
-        return _issue_and_install(settings, console, options, record, chosen, addresses, hosts, temp_created, policy)
-    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: temp_isp.conf goes with this run
-        if temp_created and paths.temp_site.exists():
+        _obtain_and_install(settings, console, options, record, chosen, hosts, plans, addresses, temp_created,
+                            result, policy)
+    except BaseException as failure:  # failed or interrupted (Ctrl-C, SIGTERM): this run's preparation goes too
+        if prepared is not None and not result.installed:
+            note = undo_prepare(settings, console, prepared)
+            if isinstance(failure, IspaError):
+                raise type(failure)(f"{failure.message}\n{note}", failure.hint) from failure
+        elif temp_created and paths.temp_site.exists():
             remove_temp_site(settings, console)
         raise
+    if prepared is not None and not result.installed and _failed(result):
+        result.undone = undo_prepare(settings, console, prepared)
+    return result
 
 
-def _issue_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,
-                       chosen: dict[str, str], addresses: dict[str, list[str]], hosts: list[VirtualHost],
-                       temp_created: bool, policy: tls.TlsPolicy) -> IssueResult:
+def _obtain_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,
+                        chosen: dict[str, str], hosts: list[VirtualHost], plans: dict[str, plan.NamePlan],
+                        addresses: dict[str, list[str]], temp_created: bool, result: IssueResult,
+                        policy: tls.TlsPolicy) -> None:
     paths = settings.paths
+    names = list(chosen.values())
     failed = run_self_test(settings, console, addresses, options.ignore_self_test)
-    for role, name in chosen.items():
-        record = state_store.with_role(record, role, name)
     record = state_store.with_tls(record, policy.profile, policy.hsts)
     state_store.save_state(paths.state_file, record)
 
-    result = IssueResult()
     for role, name in chosen.items():
         if name in failed:
             result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
@@ -429,9 +550,15 @@ def _issue_and_install(settings: Settings, console: Console, options: IssueOptio
         result.names.append(IssuedName(role, name, outcome, reason=reason))
 
     ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
+    plans = {name: found for name, found in plans.items()
+             if name in ready or (name not in names and paths.live(name).fullchain.exists())}
+    edits = planned_edits(settings, plans, options.redirect, policy) if ready else []
+    if ready:
+        show_edits(console, edits)
+        refuse_foreign_removal(console, edits)
     if ready and console.confirm("Install the certificates into the Apache configuration? "
                                  "A backup of the current configuration is made first.", default=True):
-        install_certificates(settings, console, record, hosts, ready, options.redirect)
+        install_certificates(settings, console, hosts, plans, ready, edits)
         result.installed = True
     elif temp_created:
         remove_temp_site(settings, console)
@@ -444,7 +571,10 @@ def _issue_and_install(settings: Settings, console: Console, options: IssueOptio
             console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "
                          "ispa-cert does not renew; `ispa-cert cron install --adopt` takes it over")
     result.names = [_with_certificate(settings, entry) for entry in result.names]
-    return result
+
+
+def _failed(result: IssueResult) -> bool:
+    return any(entry.outcome in ("failed", "rate-limited") for entry in result.names)
 
 
 def renewal_windows(settings: Settings, record: State, names: list[str]) -> State:
@@ -489,6 +619,11 @@ def raise_for_failures(result: IssueResult) -> None:
     if not failed:
         return
     message = "; ".join(f"{entry.name}: {entry.reason}" for entry in failed)
+    if result.undone:
+        message += "\n" + result.undone
+    elif result.installed:
+        message += ("\nThe other names were installed; the challenge Alias in the generated include stays "
+                    "(every name's renewals need it).")
     if any(entry.outcome == "rate-limited" for entry in failed):
         raise RateLimited(f"the CA refused for now: {message}",
                           hint="Let's Encrypt allows 5 failed validations per account, hostname and hour: wait, then retry")

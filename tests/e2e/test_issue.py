@@ -80,13 +80,21 @@ def test_second_run_is_idempotent(stack, ispa_cert):
     assert dump.count(f"namevhost {ADMIN}") == 2  # one on port 80, one on the HTTPS port
 
 
-def test_name_without_vhost_gets_temporary_config_then_loses_it(stack, ispa_cert):
-    result = ispa_cert("issue", "-d", "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes")
+def test_name_without_vhost_gets_temporary_config_then_its_document_root(stack, ispa_cert):
+    docroot = stack.root / "srv" / "dealer"
+    docroot.mkdir(parents=True)
+    (docroot / "index.html").write_text("<h1>dealer portal</h1>\n")
+    result = ispa_cert("issue", "-d", "--dealer-domain", DEALER, "--dealer-docroot", str(docroot),
+                       "--server-ip", "127.0.0.1", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "temp_isp.conf" in result.stdout
     assert not stack.paths.temp_site.exists() and not stack.paths.temp_site_enabled.exists()
-    served, _ = served_over_https(stack, DEALER)
+    served, response = served_over_https(stack, DEALER)
     assert served.serial_number == on_disk(stack.paths, DEALER).serial_number
+    assert b"<h1>dealer portal</h1>" in response
+    # remembered: a re-run needs no option and changes nothing
+    again = ispa_cert("issue", "-d", "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes")
+    assert again.returncode == 0 and "configuration is unchanged" in again.stdout, again.stdout + again.stderr
 
 
 def test_leftover_temporary_config_is_reported_and_removed(stack, ispa_cert):

@@ -1,0 +1,263 @@
+"""What the HTTPS side of each name will be, decided before the CA is asked.
+
+For a name, from the model (Apache's own vhost dump with mod_ssl on):
+- an existing *:443 (or IP-specific, or _default_) vhost of the administrator's that
+  serves it is updated in place: only its certificate lines change;
+- otherwise ispa-cert writes a *:443 vhost copied from *that name's* port-80 vhost
+  (rules that redirect to the same name over https:// left out, Include files whose
+  rules would loop inlined without them), or built from a document root the
+  administrator named;
+- anything that would shadow, break or loop that vhost refuses the name with a
+  message naming the file and line and the fix (ApacheRefusal, exit 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import BadInput, PreconditionMissing
+from ..paths import Paths
+from . import conf, editor
+from .model import VirtualHost, find_vhost, ssl_engine_on, vhosts_for
+from .render import SslSite, render_docroot_body
+
+REDIRECTS = ("redirect", "redirectmatch", "redirectpermanent", "redirecttemp")
+_NOT_COPIED = ("servername", "serveralias")
+
+
+class ApacheRefusal(PreconditionMissing):
+    """The Apache configuration around a name needs the administrator first."""
+
+
+@dataclass(frozen=True)
+class NamePlan:
+    name: str
+    site: SslSite | None  # the *:443 vhost ispa-cert writes, if any
+    in_place: tuple[VirtualHost, ...] = ()  # the administrator's SSL vhosts whose certificate lines change
+    dropped: tuple[str, ...] = ()  # "file:line: rule" left out of the copy
+    source: str = ""
+
+    @property
+    def addresses(self) -> list[str]:
+        """Where a client on this machine reaches the name's HTTPS vhosts."""
+        found = [host.connect_address for host in self.in_place]
+        if self.site is not None or not found:
+            found.insert(0, "127.0.0.1")
+        return list(dict.fromkeys(found))
+
+
+@dataclass
+class _Copy:
+    names: tuple[str, ...]
+    server_root: Path
+    dropped: list[str] = field(default_factory=list)
+
+
+def is_ours(host: VirtualHost, paths: Paths) -> bool:
+    """A vhost in ispa-cert's block of the include, or in temp_isp.conf."""
+    file = _resolved(host.file)
+    if file in (_resolved(paths.temp_site), _resolved(paths.temp_site_enabled)):
+        return True
+    if file != _resolved(paths.vhost_include) or not paths.vhost_include.exists():
+        return False
+    text = paths.vhost_include.read_text(errors="replace")
+    block = editor.block_of(text)
+    if block is None:
+        return False
+    first = text[:text.find(block)].count("\n") + 1
+    return first <= host.line < first + block.count("\n")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def foreign(hosts: list[VirtualHost], paths: Paths) -> list[VirtualHost]:
+    return [host for host in hosts if not is_ours(host, paths)]
+
+
+def plan_name(name: str, hosts: list[VirtualHost], paths: Paths, certificate: Path, key: Path, http_port: int,
+              https_port: int, document_root: str | None = None, dns_addresses: tuple[str, ...] = ()) -> NamePlan:
+    """The HTTPS plan of one name. Raises ApacheRefusal or BadInput (no vhost, no document root)."""
+    theirs = foreign(hosts, paths)
+    in_place = tuple(_updatable(host, certificate, key) for host in vhosts_for(theirs, name, https_port))
+    _check_port_defaults(theirs, https_port, in_place)
+    _check_address_shadowing(theirs, name, https_port, dns_addresses)
+    if any(not host.specific_address for host in in_place):
+        return NamePlan(name, None, in_place, source="its own HTTPS vhost at "
+                        + ", ".join(host.location for host in in_place))
+    port80 = find_vhost(theirs, name, http_port)
+    if port80 is None:
+        if document_root is None:
+            raise BadInput(f"{name} has no port-{http_port} virtual host of its own, so ispa-cert cannot tell "
+                           "which site its HTTPS should serve (it never copies another name's site)",
+                           hint="give the document root of its site (--admin-docroot, --client-docroot or "
+                                "--dealer-docroot DIR), or create its port-80 virtual host first")
+        site = SslSite(name, render_docroot_body(document_root), certificate, key, with_http=True)
+        return NamePlan(name, site, in_place, source=f"the document root {document_root}")
+    body, dropped = copy_for_https(port80, paths.apache_confdir, name)
+    return NamePlan(name, SslSite(name, body, certificate, key), in_place, tuple(dropped),
+                    source=f"its port-{http_port} vhost at {port80.location}")
+
+
+def _updatable(host: VirtualHost, certificate: Path, key: Path) -> VirtualHost:
+    """An SSL vhost of the administrator's that ispa-cert can update in place, or a refusal."""
+    if host.macro is not None:
+        raise ApacheRefusal(f"the HTTPS vhost of {host.server_name} is made by a mod_macro macro ({host.location}); "
+                            "ispa-cert cannot change a certificate line inside a macro",
+                            hint=f"point its SSLCertificateFile at {certificate} and SSLCertificateKeyFile at {key} "
+                                 "by hand, or replace the macro by a plain <VirtualHost> block")
+    node = host.section()
+    if node is None:
+        raise ApacheRefusal(f"Apache names {host.location} as an HTTPS vhost of {host.server_name}, "
+                            "but no <VirtualHost> block starts there", hint="check that file, then run again")
+    if not ssl_engine_on(node):
+        raise ApacheRefusal(f"the vhost at {host.location} answers for {host.server_name} on port {host.port} "
+                            "without `SSLEngine on`: Apache would speak plain HTTP there, and it would shadow "
+                            "the HTTPS vhost of ispa-cert",
+                            hint=f"add `SSLEngine on` and certificate lines to it, or remove it (or change its "
+                                 f"port), then run again")
+    if not any(child.line.keyword == "sslcertificatefile" for child in node.walk()):
+        raise ApacheRefusal(f"the HTTPS vhost at {host.location} has no SSLCertificateFile line of its own, "
+                            "so ispa-cert cannot point it at the new certificate",
+                            hint="add SSLCertificateFile and SSLCertificateKeyFile lines to it, then run again")
+    return host
+
+
+def _check_port_defaults(theirs: list[VirtualHost], https_port: int, updated: tuple[VirtualHost, ...]) -> None:
+    """The first vhost of each address on the HTTPS port decides whether the port speaks TLS."""
+    seen: set[str] = set()
+    for host in theirs:
+        if host.port != https_port or host.address in seen:
+            continue
+        seen.add(host.address)
+        if host in updated:
+            continue
+        node = host.section()
+        if host.macro is None and node is not None and ssl_engine_on(node):
+            continue
+        raise ApacheRefusal(
+            f"the first vhost on {host.address}:{https_port} ({host.server_name} at {host.location}) has no "
+            "`SSLEngine on`: with mod_ssl on, Apache would speak plain HTTP on that port for every name",
+            hint="add `SSLEngine on` with its certificate lines to that vhost, or remove it, then run again")
+
+
+def _check_address_shadowing(theirs: list[VirtualHost], name: str, https_port: int,
+                             dns_addresses: tuple[str, ...]) -> None:
+    """An IP-specific vhost group that does not know the name hides every *:443 vhost there."""
+    for address in dns_addresses:
+        group = [host for host in theirs if host.port == https_port and host.connect_address == address
+                 and host.specific_address]
+        if group and not any(host.serves(name) for host in group):
+            first = group[0]
+            raise ApacheRefusal(
+                f"{name} resolves to {address}, and Apache has vhosts for {address}:{https_port} (first at "
+                f"{first.location}): connections there never reach a *:{https_port} vhost, so {name} would be "
+                "served another name's site and certificate",
+                hint=f"write those vhosts as *:{https_port}, or add an SSL vhost for {name} on {address}:{https_port} "
+                     "(ispa-cert then updates its certificate lines)")
+
+
+# --- copying a port-80 vhost for HTTPS -------------------------------------------------
+
+def copy_for_https(host: VirtualHost, server_root: Path, name: str) -> tuple[tuple[str, ...], list[str]]:
+    """The body of host's <VirtualHost> as the *:443 copy needs it, and the rules left out."""
+    if host.macro is not None:
+        raise ApacheRefusal(f"the port-80 vhost of {name} is made by a mod_macro macro ({host.location}); "
+                            "ispa-cert cannot copy a macro's vhost for HTTPS",
+                            hint=f"add an SSL vhost for {name} to the macro (ispa-cert then changes only its "
+                                 "certificate lines), or give it a plain <VirtualHost> block")
+    try:
+        node = host.section()
+    except conf.ConfigUnreadable as error:
+        raise ApacheRefusal(f"cannot read the port-80 vhost of {name}: {error}") from error
+    if node is None:
+        raise ApacheRefusal(f"Apache names {host.location} as the port-80 vhost of {name}, but no <VirtualHost> "
+                            "block starts there", hint="check that file, then run again")
+    state = _Copy((name, host.server_name.lower(), *(alias.lower() for alias in host.aliases)), server_root)
+    return tuple(_copy(node.children, state)), state.dropped
+
+
+def _copy(nodes: list[conf.Node], state: _Copy) -> list[str]:
+    out: list[str] = []
+    conditions: list[conf.Node] = []  # RewriteCond lines belong to the RewriteRule after them
+    for node in nodes:
+        keyword = node.line.keyword
+        if keyword == "rewritecond":
+            conditions.append(node)
+            continue
+        if keyword == "rewriterule":
+            rule = [*conditions, node]
+            conditions = []
+            if _loops(node.line.arguments[1:2], state):
+                state.dropped.extend(f"{n.line.location}: {n.line.text}" for n in rule)
+            else:
+                out.extend(text for n in rule for text in _lines(n.line))
+            continue
+        out.extend(text for n in conditions for text in _lines(n.line))
+        conditions = []
+        out.extend(_copy_node(node, keyword, state))
+    out.extend(text for n in conditions for text in _lines(n.line))
+    return out
+
+
+def _copy_node(node: conf.Node, keyword: str, state: _Copy) -> list[str]:
+    line = node.line
+    if keyword in _NOT_COPIED or keyword.startswith("ssl"):
+        return []
+    if keyword in REDIRECTS:
+        if _loops(line.arguments, state):
+            state.dropped.append(f"{line.location}: {line.text}")
+            return []
+        return _lines(line)
+    if keyword == "use":
+        raise ApacheRefusal(f"{line.location}: `{line.text}` uses a mod_macro macro inside the vhost; ispa-cert "
+                            "cannot tell whether the macro redirects to HTTPS",
+                            hint="write the macro's lines into the vhost, or create the HTTPS vhost yourself "
+                                 "(ispa-cert then changes only its certificate lines)")
+    if keyword in ("include", "includeoptional"):
+        return _copy_include(node, state)
+    if keyword in ("virtualhost", "macro"):
+        raise ApacheRefusal(f"{line.location}: a <{keyword}> section inside a vhost cannot be copied")
+    if node.is_section:
+        closing = _lines(node.close) if node.close is not None else []
+        return [*_lines(line), *_copy(node.children, state), *closing]
+    return _lines(line)
+
+
+def _copy_include(node: conf.Node, state: _Copy) -> list[str]:
+    """Keep an Include line, unless a file it names holds a rule that would loop: then inline it without."""
+    line = node.line
+    pattern = conf.unquote(line.arguments[0]) if line.arguments else ""
+    before = len(state.dropped)
+    inlined: list[str] = []
+    for file in conf.included_files(pattern, state.server_root):
+        try:
+            nodes = conf.parse(file)
+        except (OSError, conf.ConfigUnreadable) as error:
+            raise ApacheRefusal(f"{line.location}: cannot read {file} it includes: {error}") from error
+        inlined.append(f"# {line.text} ({file}), copied without its rules that redirect to https://")
+        inlined.extend(_copy(nodes, state))
+    return _lines(line) if len(state.dropped) == before else inlined
+
+
+def _loops(arguments: list[str], state: _Copy) -> bool:
+    """Does a Redirect/RewriteRule target send the client to https:// on this same vhost?"""
+    for word in arguments:
+        target = conf.unquote(word)
+        if not target.lower().startswith("https://"):
+            continue
+        host = urlsplit(target).hostname or ""
+        raw_host = target[len("https://"):].split("/", 1)[0]
+        if "%{" in raw_host or "$" in raw_host or host.lower() in state.names:
+            return True
+    return False
+
+
+def _lines(line: conf.Line) -> list[str]:
+    return [raw.rstrip("\r\n") for raw in line.physical]
