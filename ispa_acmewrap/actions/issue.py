@@ -303,6 +303,8 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     if not (add_include or remove_leftover or create_temp or missing or include_text != current_include):
         return False, None
     console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
+    show_edits(console, [FileEdit(paths.vhost_include, current_include, include_text,
+                                  foreign=bool(editor.outside_block(current_include).strip()))])
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges",
                                    verify=lambda: verify.require_unchanged(before, set(without))) as backup:
@@ -415,9 +417,9 @@ def planned_edits(settings: Settings, plans: dict[str, plan.NamePlan], redirect:
 
 
 def show_edits(console: Console, edits: list[FileEdit]) -> None:
-    """The exact diff of every file ispa-cert did not write alone, before the install question."""
+    """The exact diff of every file ispa-cert did not write alone, before it is changed."""
     for edit in edits:
-        if edit.foreign:
+        if edit.foreign and edit.changed:
             console.say(f"Changes to {edit.path}, which holds lines ispa-cert did not write:")
             console.say(edit.diff().rstrip("\n"))
 

@@ -50,7 +50,7 @@ class VirtualHost:
     @property
     def location(self) -> str:
         if self.macro is not None:
-            return f"line {self.line} of {self.file} (made by the mod_macro macro '{self.macro}')"
+            return f"line {self.line} of {self.file}, where the macro '{self.macro}' is used"
         return f"{self.file}:{self.line}"
 
     @property

@@ -110,8 +110,9 @@ def _updatable(host: VirtualHost, certificate: Path, key: Path) -> VirtualHost:
     if host.macro is not None:
         raise ApacheRefusal(f"the HTTPS vhost of {host.server_name} is made by a mod_macro macro ({host.location}); "
                             "ispa-cert cannot change a certificate line inside a macro",
-                            hint=f"point its SSLCertificateFile at {certificate} and SSLCertificateKeyFile at {key} "
-                                 "by hand, or replace the macro by a plain <VirtualHost> block")
+                            hint=f"replace the macro by a plain <VirtualHost> block (ispa-cert then changes only its "
+                                 f"certificate lines), or point its SSLCertificateFile at {certificate} and "
+                                 f"SSLCertificateKeyFile at {key} by hand")
     node = host.section()
     if node is None:
         raise ApacheRefusal(f"Apache names {host.location} as an HTTPS vhost of {host.server_name}, "
@@ -170,8 +171,9 @@ def copy_for_https(host: VirtualHost, server_root: Path, name: str) -> tuple[tup
     if host.macro is not None:
         raise ApacheRefusal(f"the port-80 vhost of {name} is made by a mod_macro macro ({host.location}); "
                             "ispa-cert cannot copy a macro's vhost for HTTPS",
-                            hint=f"add an SSL vhost for {name} to the macro (ispa-cert then changes only its "
-                                 "certificate lines), or give it a plain <VirtualHost> block")
+                            hint=f"give {name} a plain <VirtualHost> block instead of the macro, or write its "
+                                 "HTTPS vhost yourself as a plain <VirtualHost> with SSLEngine on and certificate "
+                                 "lines (ispa-cert then changes only those lines)")
     try:
         node = host.section()
     except conf.ConfigUnreadable as error:
