@@ -202,13 +202,18 @@ def dns_table(findings: list, server: set[str]) -> str:
 def apache_model(settings: Settings) -> list[VirtualHost]:
     """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that."""
     paths = settings.paths
-    result = runner.run(apache.dump_command(paths), env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
+    for command in (apache.ssl_configtest_command(paths), apache.dump_command(paths)):
+        result = runner.run(command, env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
+        _refuse_unless_valid(result)
+    return apache.parse_virtual_hosts(result.output)
+
+
+def _refuse_unless_valid(result: runner.Result) -> None:
     if result.returncode != 0:
         said = "\n".join(line for line in result.lines if line.strip())[-1500:]
-        raise ApachePlanRefusal(f"with mod_ssl on, Apache would refuse its configuration:\n{said}",
-                                hint="fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
-                                     "vhost), check with `apache2ctl configtest`, then run again")
-    return apache.parse_virtual_hosts(result.output)
+        raise plan.ApacheRefusal(f"with mod_ssl on, Apache would refuse its configuration:\n{said}",
+                                 hint="fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
+                                      "vhost), check with `apache2ctl configtest`, then run again")
 
 
 def own_vhosts(settings: Settings, hosts: list[VirtualHost]) -> list[VirtualHost]:
@@ -267,10 +272,6 @@ def show_plans(console: Console, plans: dict[str, plan.NamePlan], names: list[st
             console.say(f"    not copied to HTTPS (redirects to https:// and would loop): {rule}")
 
 
-class ApachePlanRefusal(PreconditionMissing):
-    """Apache's configuration must be fixed by the administrator first."""
-
-
 def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost],
                    names: list[str]) -> tuple[bool, transaction.Backup | None]:
     """Make sure Apache answers challenges for every name.
@@ -312,7 +313,7 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
         enable_modules(settings, missing)
         if include_text != current_include:
-            atomic_write(paths.vhost_include, include_text)
+            atomic_write(paths.vhost_include, include_text.encode(errors="surrogateescape"))
         _remove_temp_site(settings)
         if create_temp:
             atomic_write(paths.temp_site, apache.render_temp_site(paths, without, settings.http_port))

@@ -9,6 +9,6 @@
 """
 
 from .model import (VirtualHost, certificate_file_served, default_vhost, dump_command, find_vhost,  # noqa: F401
-                    parse_virtual_hosts, vhosts_for)
+                    parse_virtual_hosts, ssl_configtest_command, vhosts_for)
 from .render import *  # noqa: F401,F403
 from .render import _RAW_PATH, _render_redirect, _render_ssl_vhost  # noqa: F401

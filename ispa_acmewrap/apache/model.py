@@ -160,8 +160,20 @@ def addresses(hosts: list[VirtualHost], port: int) -> list[str]:
 
 
 def dump_command(paths: Paths) -> list[str]:
-    """apache2ctl's vhost dump as it will be with mod_ssl on (loaded with -C when it is off)."""
-    argv = ["apache2ctl", "-t", "-D", "DUMP_VHOSTS"]
+    """apache2ctl's vhost dump as it will be with mod_ssl on (loaded with -C when it is off).
+
+    The dump skips Apache's checks of files (a missing certificate): ssl_configtest_command does them.
+    """
+    return ["apache2ctl", "-t", "-D", "DUMP_VHOSTS", *_with_ssl(paths)]
+
+
+def ssl_configtest_command(paths: Paths) -> list[str]:
+    """apache2ctl's configtest as it will be with mod_ssl on."""
+    return ["apache2ctl", "-t", *_with_ssl(paths)]
+
+
+def _with_ssl(paths: Paths) -> list[str]:
+    argv: list[str] = []
     for module in _SSL_MODULES:
         if not (paths.mods_enabled / f"{module}.load").exists():
             argv += [part for line in _load_lines(paths, module) for part in ("-C", line)]
