@@ -157,7 +157,16 @@ def unintended_changes(before: dict[Probe, Answer], after: dict[Probe, Answer], 
     return changes
 
 
-def require_unchanged(before: dict[Probe, Answer], intended: set[str]) -> None:
+RELOAD_SETTLE_SECONDS = 1.0
+
+
+def require_unchanged(before: dict[Probe, Answer], intended: set[str], settle: bool = False) -> None:
+    """Raise OperationFailed when a vhost not meant to change answers differently now.
+
+    `settle`: wait a moment first, for a graceful reload with nothing else to wait for.
+    """
+    if settle:
+        time.sleep(RELOAD_SETTLE_SECONDS)
     after = snapshot(list(before))
     changes = unintended_changes(before, after, intended)
     if changes:
@@ -233,7 +242,6 @@ def _path_of(location: str | None) -> str | None:
 
 def require_sites_right(settings: Settings, targets: dict[str, list[str]]) -> None:
     """Raise OperationFailed unless every name answers right over HTTPS (see site_problems)."""
-    wait_until_served(settings, list(targets))
     problems = [problem for name, addresses in targets.items() for problem in site_problems(settings, name, addresses)]
     if problems:
         raise OperationFailed("after the reload: " + "; ".join(problems),

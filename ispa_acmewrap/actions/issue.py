@@ -307,8 +307,8 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     show_edits(console, [FileEdit(paths.vhost_include, current_include, include_text,
                                   foreign=bool(editor.outside_block(current_include).strip()))])
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
-    with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges",
-                                   verify=lambda: verify.require_unchanged(before, set(without))) as backup:
+    unchanged = lambda: verify.require_unchanged(before, set(without), settle=True)  # noqa: E731
+    with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges", verify=unchanged) as backup:
         if add_include:
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
         enable_modules(settings, missing)
@@ -456,7 +456,8 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     targets = {name: plans[name].addresses for name in names}
     intended = set(plans)
 
-    def check() -> None:
+    def check() -> None:  # the new certificates served first: then the reload has taken effect
+        verify.wait_until_served(settings, names)
         verify.require_unchanged(before, intended)
         verify.require_sites_right(settings, targets)
 
@@ -481,11 +482,13 @@ def enable_modules(settings: Settings, modules: list[str]) -> None:
         runner.run(apache.enable_module_command(module), env=apache.environment(settings.paths))
 
 
-def remove_temp_site(settings: Settings, console: Console) -> None:
+def remove_temp_site(settings: Settings, console: Console, hosts: list[VirtualHost], names: list[str]) -> None:
     if not settings.paths.temp_site.exists():
         return
     console.step("Removing the temporary configuration temp_isp.conf")
-    with transaction.apache_change(settings.paths, "remove temp_isp.conf"):
+    before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
+    with transaction.apache_change(settings.paths, "remove temp_isp.conf",
+                                   verify=lambda: verify.require_unchanged(before, set(names), settle=True)):
         _remove_temp_site(settings)
 
 
@@ -523,7 +526,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
             if isinstance(failure, IspaError):
                 raise type(failure)(f"{failure.message}\n{note}", failure.hint) from failure
         elif temp_created and paths.temp_site.exists():
-            remove_temp_site(settings, console)
+            remove_temp_site(settings, console, hosts, names)
         raise
     if prepared is not None and not result.installed and _failed(result):
         result.undone = undo_prepare(settings, console, prepared)
@@ -564,7 +567,7 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
         install_certificates(settings, console, hosts, plans, ready, edits)
         result.installed = True
     elif temp_created:
-        remove_temp_site(settings, console)
+        remove_temp_site(settings, console, hosts, names)
     record = renewal_windows(settings, record, ready)
     if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
         takeover = cron_action.install(settings, None, console,
