@@ -2,6 +2,11 @@
 other byte (line endings, indentation, comments, continued lines).
 
 It only computes new file texts; transaction.py backs the files up and writes them.
+
+Hand-written rather than python-augeas: the edits are whole-line replacements of
+known directives plus one marked block, which a line editor does byte-exactly; Augeas
+would add a system library (libaugeas0, augeas-lenses) and a lens whose view of
+continued lines and odd case is another parser to trust.
 """
 
 from __future__ import annotations

@@ -49,8 +49,12 @@ def issued() -> Iterator[Issued]:
     stack = Stack.start(root)
     try:
         tool = ToolRunner(stack.tool_env())
+        dealer_site = root / "srv" / "dealer"  # the dealer portal has no port-80 vhost of its own
+        dealer_site.mkdir(parents=True)
+        (dealer_site / "index.html").write_text("<h1>dealer portal</h1>\n")
         result = tool("issue", "-a", "-c", "-d", "--admin-domain", ADMIN, "--client-domain", PORTAL,
-                      "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes")
+                      "--dealer-domain", DEALER, "--dealer-docroot", str(dealer_site), "--server-ip", "127.0.0.1",
+                      "--yes")
         assert result.returncode == 0, result.stdout + result.stderr
         yield Issued(stack, tool)
     finally:
