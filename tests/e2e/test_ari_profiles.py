@@ -4,6 +4,8 @@ window moved into the past renews that name (and only it) with `replaces`, after
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import shutil
 from collections.abc import Iterator
@@ -30,7 +32,13 @@ def iso(text: str) -> datetime:
 
 def issue(tool: ToolRunner, name: str, profile: str):
     flag, option = FLAGS[name]
-    return tool("issue", flag, option, name, "--profile", profile, "--server-ip", "127.0.0.1", "--yes")
+    extra = []
+    if name == DEALER:  # the dealer portal has no port-80 vhost of its own: it is served from a document root
+        site = Path(tool.env["ISPA_ROOT"]) / "srv" / "dealer"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "index.html").write_text("<h1>dealer portal</h1>\n")
+        extra = ["--dealer-docroot", str(site)]
+    return tool("issue", flag, option, name, *extra, "--profile", profile, "--server-ip", "127.0.0.1", "--yes")
 
 
 def status(tool: ToolRunner) -> dict[str, dict]:
