@@ -4,12 +4,11 @@ window moved into the past renews that name (and only it) with `replaces`, after
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from cryptography import x509
