@@ -189,7 +189,7 @@ def test_the_logrotate_snippet_passes_logrotate_and_rotates_weekly_8_times(scrat
 def test_bash_completion_completes_commands_and_options(scratch):
     script = scratch.root / "usr/local/share/bash-completion/completions/ispa-cert"
     program = ("source \"$1\"; COMP_WORDS=(ispa-cert cr); COMP_CWORD=1; _ispa_cert_completion ispa-cert; echo \"${COMPREPLY[*]}\"; "
-               "COMP_WORDS=(ispa-cert issue --admin-d); COMP_CWORD=2; _ispa_cert_completion ispa-cert; echo \"${COMPREPLY[*]}\"")
+               "COMP_WORDS=(ispa-cert issue --admin-dom); COMP_CWORD=2; _ispa_cert_completion ispa-cert; echo \"${COMPREPLY[*]}\"")
     environment = {**os.environ, "PATH": f"{scratch.root}/usr/local/sbin:{os.environ['PATH']}"}
     completed = subprocess.run(["bash", "-c", program, "bash", str(script)], env=environment,
                                capture_output=True, text=True, check=True)
