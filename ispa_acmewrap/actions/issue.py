@@ -24,7 +24,7 @@ from ..report import Console, table
 from ..settings import Settings
 from ..state import State
 from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
-                     require_apache, require_root, run_acme_apache, shortest_lifetime, virtual_hosts)
+                     require_apache, require_apache_config, require_root, run_acme_apache, shortest_lifetime)
 from . import cron as cron_action
 from .install import ensure_installed
 
@@ -202,6 +202,7 @@ def dns_table(findings: list, server: set[str]) -> str:
 def apache_model(settings: Settings) -> list[VirtualHost]:
     """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that."""
     paths = settings.paths
+    require_apache_config(settings)  # as it is now: a broken site is quoted in Apache's own words
     for command in (apache.ssl_configtest_command(paths), apache.dump_command(paths)):
         result = runner.run(command, env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
         _refuse_unless_valid(result)

@@ -36,6 +36,14 @@ DEALER = "dealer.ispa.test"  # no virtual host serves it: issue makes temp_isp.c
 ISSUE_ADMIN = ("issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes")
 
 
+def dealer_docroot(stack) -> list[str]:
+    """The dealer name has no vhost of its own: it is served from a document root (made here)."""
+    site = stack.root / "srv" / "dealer"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "index.html").write_text("<h1>dealer portal</h1>\n")
+    return ["--dealer-docroot", str(site)]
+
+
 @pytest.fixture(scope="module")
 def stack():
     root = make_sandbox()
@@ -166,8 +174,8 @@ def test_hung_ca_ends_at_the_deadline_with_a_clear_message(stack, tool, before):
 def test_signal_during_acme_sh_rolls_back_and_exits_130(stack, tool, before, signum):
     saved_state = stack.paths.state_file.read_bytes()
     with CAStub(stack.pebble.api_ca, "hang") as ca:
-        run = start(stack, "issue", "-d", "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes",
-                    "--server", ca.url)
+        run = start(stack, "issue", "-d", "--dealer-domain", DEALER, *dealer_docroot(stack), "--server-ip",
+                    "127.0.0.1", "--yes", "--server", ca.url)
         wait_for_acme(stack)
         assert stack.paths.temp_site.exists()  # this run made it for the dealer name
         run.send_signal(signum)
@@ -240,7 +248,8 @@ def test_the_rate_limit_guard_refuses_before_apache_is_touched(stack, tool, befo
         record = state_store.record_failure(record, DEALER, datetime.now(timezone.utc))
     state_store.save_state(path, record)
     try:
-        result = tool("issue", "-d", "--dealer-domain", DEALER, "--server-ip", "127.0.0.1", "--yes")
+        result = tool("issue", "-d", "--dealer-domain", DEALER, *dealer_docroot(stack), "--server-ip", "127.0.0.1",
+                      "--yes")
     finally:
         path.write_bytes(saved)
 
