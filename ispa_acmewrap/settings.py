@@ -65,21 +65,11 @@ def _port_from_env(variable: str, default: int) -> int:
 
 
 def lock_wait_from_env() -> float:
-    """Seconds to wait for another run's lock (ISPA_LOCK_WAIT), default 30."""
-    raw = os.environ.get(ENV_LOCK_WAIT)
-    if not raw:
-        return DEFAULT_WAIT_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise BadInput(f"{ENV_LOCK_WAIT}={raw!r} is not a number of seconds",
-                       hint=f"unset it, or give the seconds to wait for another run, e.g. {ENV_LOCK_WAIT}=60")
-    return seconds
+    """Seconds to wait for another run's lock (ISPA_LOCK_WAIT), default 30; 0 means do not wait."""
+    return _seconds_from_env(ENV_LOCK_WAIT, DEFAULT_WAIT_SECONDS, "60", allow_zero=True)
 
 
-def _seconds_from_env(variable: str, default: float, example: str) -> float:
+def _seconds_from_env(variable: str, default: float, example: str, allow_zero: bool = False) -> float:
     raw = os.environ.get(variable)
     if not raw:
         return default
@@ -87,7 +77,7 @@ def _seconds_from_env(variable: str, default: float, example: str) -> float:
         seconds = float(raw)
     except ValueError:
         seconds = -1.0
-    if not 0 < seconds < float("inf"):
+    if not (0 <= seconds if allow_zero else 0 < seconds) or seconds == float("inf"):
         raise BadInput(f"{variable}={raw!r} is not a number of seconds", hint=f"unset it, or e.g. {variable}={example}")
     return seconds
 
