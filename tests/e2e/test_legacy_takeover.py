@@ -5,17 +5,20 @@ One legacy server per test: the takeover changes it. Each test starts from the u
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import pty
 import re
+import socket
 import subprocess
+import time
 
 import pytest
 
-from ispa_acmewrap import certs, state as state_store
+from ispa_acmewrap import certs, state as state_store, transaction
 from tests.conftest import ToolRunner, ispa_cert_executable
-from tests.e2e.support import HttpsWatch, account_keys, serial_served
+from tests.e2e.support import HttpsWatch, SiteWatch, account_keys, serial_served
 from tests.legacy import ADMIN, ADMIN_MARKERS, PORTAL, build_legacy_server
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +137,145 @@ def test_cron_takeover_never_abandons_a_renewal(legacy, tool, stack):
 
     assert renewed.returncode == 0, renewed.stdout + renewed.stderr
     assert "webmail.ispa.test" in renewed.stdout and ADMIN in renewed.stdout and PORTAL in renewed.stdout
+
+
+KEY_TYPES = {ADMIN: "RSA 2048", PORTAL: "ECDSA P-256"}  # as certificate.pl left them (tests/legacy.py)
+CERTIFICATE_LINE = re.compile(r"^\s*(# )?SSLCertificate(File|KeyFile|ChainFile) ")
+
+
+def test_issue_takes_over_while_every_name_keeps_serving_its_own_site(legacy, tool, stack):
+    """An administrator's migration, `issue -a -c --yes`, with every name fetched over HTTPS all along;
+    then a second issue, and the guide's manual forced renewal typed by hand afterwards."""
+    paths, names = stack.paths, [ADMIN, PORTAL]
+    include_before, crontab_before = paths.vhost_include.read_text(), paths.crontab.read_bytes()
+    other_jobs_before = {path: path.read_bytes() for path in (legacy.cron_d_file, legacy.root_crontab)}
+    accounts = account_keys(paths)
+    assert {name: _http_page(stack, name) for name in names} == {name: (200, True) for name in names}
+    issue = ("issue", "-a", "-c", "--admin-domain", ADMIN, "--client-domain", PORTAL, "--server-ip", "127.0.0.1",
+             "--yes")  # both names have their own port-80 vhost: no document root to give
+
+    with SiteWatch(stack, names) as watch:
+        watch.phase = "takeover"
+        takeover = tool(*issue)
+        watch.phase = "taken over"
+        watch.wait_for_round()
+        assert takeover.returncode == 0, takeover.stdout + takeover.stderr
+        include_taken_over = paths.vhost_include.read_text()
+        renew = tool("renew")  # not due: lists what the cron line now renews
+        watch.phase = "second issue"
+        second = tool(*issue)
+        watch.phase = "issued again"
+        watch.wait_for_round()
+        assert second.returncode == 0, second.stdout + second.stderr
+        doctor = tool("doctor", "--server-ip", "127.0.0.1", "--dns-timeout", "2", "--json")
+        status = tool("status", "--json")
+        watch.phase = "guide's renewal"
+        manual = legacy.guide_renew_all(force=True)
+        watch.phase = "after"
+        watch.wait_for_round()
+
+    # Every name served its own page, over verified HTTPS, with its own key type, all along.
+    assert not watch.wrong(), watch.wrong()[:5]
+    assert {answer.key_type for answer in watch.answers if answer.name == ADMIN} == {KEY_TYPES[ADMIN]}
+    assert {answer.key_type for answer in watch.answers if answer.name == PORTAL} == {KEY_TYPES[PORTAL]}
+    for name in names:
+        assert [phase for phase in ("before", "takeover", "taken over", "second issue", "issued again",
+                                    "guide's renewal", "after")
+                if not any(a.name == name and a.phase == phase for a in watch.answers)] == []
+    assert {name: _http_page(stack, name) for name in names} == {name: (200, True) for name in names}
+
+    # The include changed in place: only the certificate lines, plus ispa-cert's marked block.
+    _assert_only_certificate_lines_changed(include_before, include_taken_over, paths)
+    assert paths.vhost_include.read_text() == include_taken_over  # the second issue kept every line
+
+    # cron: the guide's line replaced in place, as ispa-cert now renews every certificate it renewed.
+    assert _renewed_names(renew.stdout) >= _acme_certificates(paths), renew.stdout
+    assert paths.crontab.read_text() == crontab_before.decode().replace(_legacy_line(crontab_before),
+                                                                        _our_line(stack))
+    backed_up = {entry.path: (backup.directory / entry.stored).read_bytes()
+                 for backup in transaction.list_backups(paths) for entry in backup.entries if entry.stored}
+    for path, before in other_jobs_before.items():
+        kept = path.read_text().splitlines(keepends=True)
+        disabled = [line for line in kept if line.startswith("#disabled by ispa-cert")]
+        assert len(disabled) == 1 and "".join(kept).replace(disabled[0], _job_line(before)) == before.decode()
+        assert disabled[0].endswith(": " + _job_line(before))  # the job's bytes, commented out
+        assert backed_up[str(path)] == before
+
+    # status and doctor: no legacy warning; each served certificate shown.
+    report = json.loads(doctor.stdout)
+    assert (doctor.returncode, report["status"]) == (0, "OK"), doctor.stdout
+    assert {check["subject"] for check in report["checks"] if check["check"] == "served"
+            and check["state"] == "OK"} == set(names)
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = {row["name"]: row for row in json.loads(status.stdout)["certificates"]}
+    served = {name: _last(watch, name, "issued again").serial for name in names}
+    for name in names:
+        assert rows[name]["file"] == str(paths.live(name).cert) and rows[name]["served"] is True
+        assert (rows[name]["key_type"], int(rows[name]["serial"], 16)) == (KEY_TYPES[name], served[name])
+
+    # The guide's manual forced renewal still works after the takeover, and is served.
+    assert manual.returncode == 0, manual.stdout[-3000:] + manual.stderr
+    assert manual.stdout.count("Cert success") == 2
+    for name in names:
+        renewed = serial_of(legacy.served_file(name))
+        assert renewed != served[name] and serial_of(paths.live(name).cert) == renewed
+        deadline = time.monotonic() + 15  # acme.sh's reload command only signals Apache
+        while serial_served(stack, name) != renewed:
+            assert time.monotonic() < deadline, f"Apache does not serve the renewed certificate of {name}"
+            time.sleep(0.2)
+    assert account_keys(paths) == accounts  # the same ACME account throughout
+
+
+def _http_page(stack, name: str) -> tuple[int, bool]:
+    """GET http://NAME/ on port 80: the status, and whether the page is the name's own."""
+    with socket.create_connection(("127.0.0.1", stack.apache.http_port), timeout=10) as connection:
+        connection.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    return int(response.split(b" ", 2)[1]), f"<h1>{name}</h1>".encode() in response
+
+
+def _last(watch: SiteWatch, name: str, phase: str):
+    return [answer for answer in watch.answers if answer.name == name and answer.phase == phase][-1]
+
+
+def _assert_only_certificate_lines_changed(before: str, after: str, paths) -> None:
+    """Every line of `before` is in `after` byte for byte, except SSLCertificate* lines, which now point
+    at live/NAME/ (the chain file commented out); what is added besides is ispa-cert's marked block."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    begin = next(index for index, line in enumerate(new) if line.startswith("# BEGIN ispa-cert"))
+    end = next(index for index, line in enumerate(new) if line.startswith("# END ispa-cert"))
+    ours = set(range(begin - (new[begin - 1] == "\n"), end + 1))
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        removed, added = old[i1:i2], [new[j] for j in range(j1, j2) if j not in ours]
+        assert len(removed) == len(added), (removed, added)
+        for gone, line in zip(removed, added):
+            assert CERTIFICATE_LINE.match(gone) and CERTIFICATE_LINE.match(line), (gone, line)
+            assert str(paths.live_dir) in line or line.lstrip().startswith("# SSLCertificateChainFile"), line
+    for name in (ADMIN, PORTAL):
+        vhost = re.search(rf"<VirtualHost \*:\d+>\n\tServerName {re.escape(name)}\n(?:\t.*\n)*?"
+                          rf"\tSSLCertificateFile (.*)\n\tSSLCertificateKeyFile (.*)\n", after)
+        assert vhost.groups() == (str(paths.live(name).fullchain), str(paths.live(name).key)), name
+    for marker in ADMIN_MARKERS:
+        assert after.count(marker) == before.count(marker) == 1
+
+
+def _renewed_names(renew_output: str) -> set[str]:
+    """The names in the table `ispa-cert renew` prints."""
+    return {fields[0] for fields in map(str.split, renew_output.splitlines()) if fields and "." in fields[0]}
+
+
+def _acme_certificates(paths) -> set[str]:
+    """The certificates acme.sh holds in the certificate home, either layout: what --renewAll renewed."""
+    return {folder.name.removesuffix("_ecc") for folder in paths.cert_home.iterdir()
+            if (folder / f"{folder.name.removesuffix('_ecc')}.conf").is_file()}
+
+
+def _job_line(crontab: bytes) -> str:
+    return next(line for line in crontab.decode().splitlines(keepends=True) if "acme.sh" in line)
 
 
 def _answering(tool: ToolRunner, args: list[str], answers: dict[str, bytes]) -> str:
