@@ -112,9 +112,7 @@ def issue_summary(settings, result) -> str:
                      str(live.fullchain) if certificate else entry.reason))
     lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
     if result.cron_change is not None:
-        lines.append(f"Renewal: {settings.paths.crontab} entry {result.cron_change.action}: {result.cron_change.line}")
-        if result.cron_change.note:
-            lines.append(f"(a new schedule: {result.cron_change.note})")
+        lines.append(f"Renewal: {cron_change_text(settings, result.cron_change)}")
     served = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
     if result.installed and served:
         lines.append(f"done: {', '.join(served)} now answer over HTTPS.")

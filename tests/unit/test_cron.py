@@ -472,3 +472,22 @@ def test_update_adds_nothing_and_leaves_the_guides_line_alone(tmp_path: Path, co
 
     assert cron.update(crontab, COMMAND) == cron.CronChange("skipped", None, None)
     assert crontab.read_bytes() == content
+
+
+def test_issue_reports_the_cron_change_in_words_not_its_code_name(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ispa_acmewrap.actions.issue import IssueResult
+    from ispa_acmewrap.paths import Paths
+    from ispa_acmewrap.report import issue_summary
+
+    settings = SimpleNamespace(paths=Paths.from_root(tmp_path))
+    ours = "58 5 * * * root /usr/local/sbin/ispa-cert renew --cron # ispa-cert renew"
+    taken_over = cron.CronChange("replaced-legacy", ours, "00 05 * * 7 root acme.sh --renewAll", None)
+    tightened = cron.CronChange("updated", ours, ours, "the schedule `0 5 1 * *` was too sparse: x")
+
+    text = issue_summary(settings, IssueResult(cron_change=taken_over))
+    assert f"Renewal: {settings.paths.crontab}: the guide's acme.sh line was replaced by: {ours}" in text
+    assert "replaced-legacy" not in text
+    assert "(a new schedule: the schedule `0 5 1 * *` was too sparse: x)" in \
+        issue_summary(settings, IssueResult(cron_change=tightened))
