@@ -189,7 +189,7 @@ def test_issue_takes_over_while_every_name_keeps_serving_its_own_site(legacy, to
     assert paths.vhost_include.read_text() == include_taken_over  # the second issue kept every line
 
     # cron: the guide's line replaced in place, as ispa-cert now renews every certificate it renewed.
-    assert _renewed_names(renew.stdout) >= _acme_certificates(paths), renew.stdout
+    assert renew.returncode == 0 and _renewed_names(renew.stdout) >= _acme_certificates(paths), renew.stdout
     assert paths.crontab.read_text() == crontab_before.decode().replace(_legacy_line(crontab_before),
                                                                         _our_line(stack))
     backed_up = {entry.path: (backup.directory / entry.stored).read_bytes()
