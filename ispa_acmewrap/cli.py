@@ -112,7 +112,7 @@ def _settings(**overrides):
 
 
 def _console(yes: bool = False, quiet: bool = False):
-    from .report import Console
+    from .console import Console
 
     return Console(interactive=sys.stdin.isatty(), assume_yes=yes, quiet=quiet)
 

@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from crontab import CronSlices, CronTab
 
 from .errors import BadInput, PreconditionMissing
 from .files import atomic_write
+from .paths import Paths
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,24 @@ _FORBIDDEN_IN_COMMAND = ("\n", "\r", "%", "#")
 
 Action = Literal["added", "replaced-legacy", "updated", "unchanged", "removed", "absent", "skipped"]
 State = Literal["missing", "legacy-only", "differs", "not-executable", "legacy-also", "current"]
+
+
+def default_command(paths: Paths) -> str:
+    """`ispa-cert renew --cron` by the path that stays valid across upgrades (see program_path)."""
+    root_option = f" --root {paths.root}" if str(paths.root) != "/" else ""
+    return f"{program_path(paths)}{root_option} renew --cron"
+
+
+def program_path(paths: Paths) -> Path:
+    """The command the crontab names: /usr/local/sbin/ispa-cert when it leads to this very
+    program (as `make install` sets it up), else this program's own resolved path (a checkout's .venv)."""
+    running = Path(sys.argv[0]).resolve()
+    try:
+        if paths.command.resolve(strict=True) == running:
+            return paths.command
+    except OSError:
+        pass
+    return running
 
 
 @dataclass(frozen=True)

@@ -1,84 +1,16 @@
-"""Everything the admin sees: progress lines, questions, tables, JSON.
+"""What the admin reads at the end of a command: summaries, tables, JSON, the monitoring line.
 
-Actions talk to a Console; only this module (and cli.py) print.
+Pure renderers: each takes a result and returns text. Progress lines and questions during a
+run go through console.Console.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from .errors import BadInput
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Console:
-    """Output and questions for one run.
-
-    interactive: a person is at a terminal and can answer questions.
-    assume_yes: --yes, every question takes its safe default.
-    quiet: --cron, nothing on the terminal but failures (everything still goes to the log).
-    """
-
-    interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
-    assume_yes: bool = False
-    quiet: bool = False
-    _in_pem: bool = field(default=False, init=False, repr=False)
-
-    def say(self, message: str = "") -> None:
-        if not self.quiet:
-            print(message, flush=True)
-
-    def step(self, message: str) -> None:
-        """A progress line before a step that may take a while (also logged: `make bench` times the steps)."""
-        log.info("step: %s", message)
-        self.say(f"==> {message}")
-
-    def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
-
-    def stream(self, line: str) -> None:
-        """A line of an external program's output (acme.sh), indented; PEM blocks only go to the log."""
-        if line.startswith("-----BEGIN "):
-            self._in_pem = True
-        elif line.startswith("-----END "):
-            self._in_pem = False
-        elif not self._in_pem:
-            self.say(f"    {line}")
-
-    def confirm(self, question: str, default: bool, unattended: bool | None = None) -> bool:
-        """Ask a yes/no question. With --yes the answer is `unattended` (default: `default`)."""
-        if self.assume_yes:
-            answer = default if unattended is None else unattended
-            self.say(f"{question} {'yes' if answer else 'no'} (--yes)")
-            return answer
-        self._need_terminal(question)
-        suffix = "[Y/n]" if default else "[y/N]"
-        while True:
-            reply = input(f"{question} {suffix} ").strip().lower()
-            if not reply:
-                return default
-            if reply in ("y", "yes"):
-                return True
-            if reply in ("n", "no"):
-                return False
-            print("Please answer y or n.")
-
-    def ask(self, question: str, default: str | None = None) -> str:
-        self._need_terminal(question)
-        shown = f" [{default}]" if default else ""
-        reply = input(f"{question}{shown}: ").strip()
-        return reply or (default or "")
-
-    def _need_terminal(self, question: str) -> None:
-        if not self.interactive:
-            raise BadInput(f"no terminal to answer: {question}",
-                           hint="run it in a terminal, or give the answers as options (see --help) and --yes")
+from .outcomes import Account, Outcome
+from .transaction import EntryKind
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -99,6 +31,20 @@ def _date(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
+def dns_table(findings, server: set[str]) -> str:
+    """`issue`: every name's DNS records and their verdict, under this server's addresses."""
+    rows = [(f.name, " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
+             " ".join(f.caa) or "-", f.verdict.value) for f in findings]
+    header = f"This server's addresses: {' '.join(sorted(server)) or '(none found; give --server-ip)'}\n"
+    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows)
+
+
+def self_test_table(results) -> str:
+    """`issue`: the HTTP-01 self-test of every name and address."""
+    return table(("name", "address", "result", "detail"),
+                 [(r.name, r.address or "-", r.verdict.value, r.detail) for r in results])
+
+
 def issue_summary(settings, result) -> str:
     """The end of `issue`: per name its role, outcome, expiry and files."""
     from .names import display_name
@@ -113,7 +59,7 @@ def issue_summary(settings, result) -> str:
     lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
     if result.cron_change is not None:
         lines.append(f"Renewal: {cron_change_text(settings, result.cron_change)}")
-    served = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
+    served = [entry.name for entry in result.names if entry.outcome.has_certificate]
     if result.installed and served:
         lines.append(f"done: {', '.join(served)} now answer over HTTPS.")
     elif served:
@@ -125,7 +71,7 @@ def backups_table(backups) -> str:
     if not backups:
         return "No backups yet."
     rows = [(backup.id, backup.created, backup.reason,
-             ", ".join(entry.path.rsplit("/", 1)[-1] for entry in backup.entries if entry.kind != "absent"))
+             ", ".join(entry.path.rsplit("/", 1)[-1] for entry in backup.entries if entry.kind is not EntryKind.ABSENT))
             for backup in backups]
     return table(("id", "created", "reason", "files"), rows)
 
@@ -141,10 +87,10 @@ def renew_summary(settings, result) -> str:
     rows = [(display_name(entry.name), entry.outcome,
              _date(entry.certificate.not_after) if entry.certificate else "-",
              _date(entry.next_renewal) if entry.certificate else "-",
-             "" if entry.outcome == "not due" else entry.reason)
+             "" if entry.outcome is Outcome.NOT_DUE else entry.reason)
             for entry in result.names]
     lines = [table(("name", "result", "expires", "next renewal", "detail"), rows)]
-    renewed = [entry.name for entry in result.with_outcome("renewed")]
+    renewed = [entry.name for entry in result.with_outcome(Outcome.RENEWED)]
     if renewed and not result.not_served:
         lines.append(f"done: Apache serves the new certificate of {', '.join(renewed)}.")
     elif not result.attempted:
@@ -152,15 +98,16 @@ def renew_summary(settings, result) -> str:
     return "\n".join(lines)
 
 
-RENEW_OUTCOME_LABELS = (("renewed", "renewed"), ("failed", "failed"), ("error", "failed"), ("rate-limited", "refused by the CA"),
-                        ("blocked", "held back by the rate-limit guard"))
+RENEW_OUTCOME_LABELS = ((Outcome.RENEWED, "renewed"), (Outcome.FAILED, "failed"), (Outcome.ERROR, "failed"),
+                        (Outcome.RATE_LIMITED, "refused by the CA"),
+                        (Outcome.BLOCKED, "held back by the rate-limit guard"))
 
 
 def renew_cron_line(result) -> str:
     """The one line `renew --cron` prints when it did (or could not do) something."""
     parts = [f"{label}: {', '.join(entry.name for entry in result.with_outcome(outcome))}"
              for outcome, label in RENEW_OUTCOME_LABELS if result.with_outcome(outcome)]
-    parts += [f"{entry.name}: {entry.reason}" for entry in result.with_outcome("renewed") if entry.reason]
+    parts += [f"{entry.name}: {entry.reason}" for entry in result.with_outcome(Outcome.RENEWED) if entry.reason]
     if result.not_served:
         parts.append("Apache does not serve the new certificate")
     return "ispa-cert renew: " + "; ".join(parts)
@@ -182,9 +129,9 @@ def upgrade_summary(result) -> str:
 def repair_summary(settings, result) -> str:
     if result.cancelled:
         return "Nothing was changed."
-    accounts = {"kept": "the ACME account was put back (same key and registration)",
-                "new": "a new ACME account is registered at the next issuance",
-                "none": "there was no ACME account to keep; acme.sh registers one at the next issuance"}
+    accounts = {Account.KEPT: "the ACME account was put back (same key and registration)",
+                Account.NEW: "a new ACME account is registered at the next issuance",
+                Account.NONE: "there was no ACME account to keep; acme.sh registers one at the next issuance"}
     lines = [f"acme.sh {result.version} installed afresh; {accounts[result.account]}."]
     if result.archive is not None:
         lines.append(f"The old directories ({', '.join(str(path) for path in result.removed)}) are archived "

@@ -52,16 +52,26 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .ca import RenewalInfo
 from .errors import OperationFailed, PreconditionMissing
 from .files import atomic_write, private_directory
+from .names import ROLES
 
 FORMAT_VERSION = 1
-ROLES = ("admin", "client", "dealer")
-ISSUANCE_KINDS = ("issue", "renew", "reissue")
+
+
+class IssuanceKind(StrEnum):
+    """Why a certificate was obtained; the value is the word state.json keeps."""
+
+    ISSUE = "issue"
+    RENEW = "renew"
+    REISSUE = "reissue"  # `repair --reissue`
+
+
 FAILURE_LIMIT = 5
 FAILURE_WINDOW = timedelta(hours=1)
 FAILURE_MEMORY = timedelta(days=1)
@@ -73,7 +83,7 @@ ISSUANCE_WINDOW_DAYS = 7
 class Issuance:
     names: tuple[str, ...]
     at: datetime
-    kind: str
+    kind: IssuanceKind
 
 
 @dataclass(frozen=True)
@@ -166,10 +176,8 @@ def _recent_failures(state: State, name: str, now: datetime) -> list[datetime]:
 
 
 # --- issuance history (the CA's 5 certificates per set of names and week) -----------
-def record_issuance(state: State, names: Iterable[str], kind: str, now: datetime) -> State:
-    if kind not in ISSUANCE_KINDS:
-        raise ValueError(f"unknown issuance kind {kind!r}; expected one of {', '.join(ISSUANCE_KINDS)}")
-    issuance = Issuance(tuple(_hostname(name) for name in names), _recorded(now), kind)
+def record_issuance(state: State, names: Iterable[str], kind: IssuanceKind, now: datetime) -> State:
+    issuance = Issuance(tuple(_hostname(name) for name in names), _recorded(now), _issuance_kind(kind))
     return replace(state, issuances=(*state.issuances, issuance))
 
 
@@ -230,7 +238,7 @@ def _to_json(state: State) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "roles": dict(state.roles),
         "failures": {name: [_timestamp(t) for t in sorted(times)] for name, times in state.failures.items()},
-        "issuances": [{"names": list(i.names), "at": _timestamp(i.at), "kind": i.kind} for i in state.issuances],
+        "issuances": [{"names": list(i.names), "at": _timestamp(i.at), "kind": str(i.kind)} for i in state.issuances],
         "last_renewal": _timestamp(state.last_renewal) if state.last_renewal else None,
         "profiles": dict(state.profiles),
         "renewal_info": {name: _renewal_info_json(info) for name, info in state.renewal_info.items()},
@@ -285,7 +293,15 @@ def _role_name(role: Any, name: Any) -> str:
 
 
 def _issuance(entry: dict[str, Any]) -> Issuance:
-    return Issuance(tuple(str(name) for name in entry["names"]), _parse(entry["at"]), str(entry["kind"]))
+    return Issuance(tuple(str(name) for name in entry["names"]), _parse(entry["at"]), _issuance_kind(entry["kind"]))
+
+
+def _issuance_kind(kind: Any) -> IssuanceKind:
+    try:
+        return IssuanceKind(kind)
+    except ValueError:
+        raise ValueError(f"unknown issuance kind {kind!r}; expected one of "
+                         f"{', '.join(IssuanceKind)}") from None
 
 
 def _timestamp(moment: datetime) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 from pathlib import Path
 
 from . import apache, runner
@@ -36,10 +37,18 @@ MANIFEST = "manifest.json"
 _command_backup: dict[Path, str] = {}
 
 
+class EntryKind(StrEnum):
+    """What a backed-up path was; the value is the word manifest.json keeps."""
+
+    FILE = "file"  # a regular file: its bytes, mode and owner are kept
+    LINK = "link"  # a symbolic link: its target is kept
+    ABSENT = "absent"  # nothing there: restoring removes what was made since
+
+
 @dataclass(frozen=True)
 class BackupEntry:
     path: str
-    kind: str  # "file", "link" or "absent"
+    kind: EntryKind
     stored: str | None = None
     link: str | None = None
     mode: int | None = None
@@ -93,13 +102,13 @@ def _free_id(directory: Path, base: str) -> str:
 
 def _save_entry(path: Path, directory: Path, index: int) -> BackupEntry:
     if path.is_symlink():
-        return BackupEntry(str(path), "link", link=os.readlink(path))
+        return BackupEntry(str(path), EntryKind.LINK, link=os.readlink(path))
     if not path.exists():
-        return BackupEntry(str(path), "absent")
+        return BackupEntry(str(path), EntryKind.ABSENT)
     stored = f"{index:02d}-{path.name}"
     shutil.copy2(path, directory / stored)
     info = path.stat()
-    return BackupEntry(str(path), "file", stored=stored, mode=info.st_mode & 0o7777, uid=info.st_uid, gid=info.st_gid)
+    return BackupEntry(str(path), EntryKind.FILE, stored=stored, mode=info.st_mode & 0o7777, uid=info.st_uid, gid=info.st_gid)
 
 
 def _manifest(backup: Backup) -> dict:
@@ -153,7 +162,7 @@ def find_backup(paths: Paths, backup_id: str | None) -> Backup:
 
 def _load(directory: Path) -> Backup:
     data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    entries = tuple(BackupEntry(**entry) for entry in data["entries"])
+    entries = tuple(BackupEntry(**{**entry, "kind": EntryKind(entry["kind"])}) for entry in data["entries"])
     return Backup(str(data["id"]), directory, str(data["created"]), str(data["reason"]), entries,
                   data.get("step_of"))
 
@@ -167,12 +176,12 @@ def restore_files(backup: Backup) -> None:
     """Put every file of the backup back as it was (and remove files that did not exist)."""
     for entry in backup.entries:
         path = Path(entry.path)
-        if entry.kind != "file" and (path.is_symlink() or path.exists()) and not path.is_dir():
+        if entry.kind is not EntryKind.FILE and (path.is_symlink() or path.exists()) and not path.is_dir():
             path.unlink()
-        if entry.kind == "link":
+        if entry.kind is EntryKind.LINK:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.symlink_to(entry.link)
-        elif entry.kind == "file":
+        elif entry.kind is EntryKind.FILE:
             if path.is_symlink():
                 path.unlink()
             atomic_write(path, (backup.directory / entry.stored).read_bytes(), mode=entry.mode)

@@ -1,2 +1,2 @@
 """One module per command: orchestration only. Actions call the builders and checks,
-run processes through runner.run(), and talk to the admin through a report.Console."""
+run processes through runner.run(), and talk to the admin through a console.Console."""

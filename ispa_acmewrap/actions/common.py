@@ -8,14 +8,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import acme, apache, ca, renewal, runner, state as state_store, transaction
+from .. import acme, apache, ca, dns, renewal, runner, selftest, state as state_store, transaction
 from ..apache import VirtualHost
 from ..certs import CertificateInfo
-from ..errors import CommandFailed, OperationFailed, PreconditionMissing, TimedOut
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
-from ..report import Console
+from ..console import Console
 from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
-from ..state import State
+from ..outcomes import Outcome
+from ..state import IssuanceKind, State
 
 log = logging.getLogger(__name__)
 
@@ -164,23 +165,67 @@ def remove_stale_acme_aliases(settings: Settings, console: Console) -> list[str]
     return stale
 
 
-def failure_outcome(failure: acme.AcmeFailure) -> tuple[str, str]:
-    """"rate-limited" (the CA refuses for now), "failed" (a validation failed), or "error" (anything else)."""
+def failure_outcome(failure: acme.AcmeFailure) -> tuple[Outcome, str]:
+    """RATE_LIMITED (the CA refuses for now), FAILED (a validation failed), or ERROR (anything else)."""
     if failure.rate_limited:
-        return "rate-limited", failure.detail
-    return ("failed" if failure.validation_failed else "error"), failure.detail
+        return Outcome.RATE_LIMITED, failure.detail
+    return (Outcome.FAILED if failure.validation_failed else Outcome.ERROR), failure.detail
 
 
-def record_outcome(settings: Settings, record: State, name: str, outcome: str, kind: str) -> State:
+def record_outcome(settings: Settings, record: State, name: str, outcome: Outcome, kind: IssuanceKind) -> State:
     """Ledger and history: a new certificate is an issuance of `kind`; only what the CA counts
     (a failed validation, its own rate-limit refusal) counts against the name."""
     moment = now()
-    if outcome in ("issued", "renewed"):
+    if outcome.got_certificate:
         record = state_store.record_issuance(record, [name], kind, moment)
-    elif outcome in ("failed", "rate-limited"):
+    elif outcome.counts_at_ca:
         record = state_store.record_failure(record, name, moment)
     state_store.save_state(settings.paths.state_file, record)
     return record
+
+
+# --- the CA's failed-validation limit (the failure ledger in state.json) -------------------------
+
+RATE_LIMIT_RULE = (f"Let's Encrypt allows {state_store.FAILURE_LIMIT} failed validations per account, "
+                   "hostname and hour")
+
+
+def blocked_message(name: str, until: datetime) -> str:
+    """Why a name is not sent to the CA now (state.blocked_until said until when)."""
+    return (f"{name} failed validation {state_store.FAILURE_LIMIT} times in the last hour; it is not sent to the CA "
+            f"before {until:%Y-%m-%d %H:%M} UTC (Let's Encrypt refuses it until then)")
+
+
+def guard_rate_limits(record: State, names: list[str], command: str) -> None:
+    """RateLimited for the first name the CA would refuse now: a refused run changes nothing."""
+    moment = now()
+    for name in names:
+        until = state_store.blocked_until(record, name, moment)
+        if until is not None:
+            raise RateLimited(blocked_message(name, until),
+                              hint=f"fix the cause (ispa-cert doctor), then run `{command}` again after "
+                                   f"{until:%H:%M} UTC")
+
+
+# --- the network probe: DNS and the HTTP-01 self-test (issue and doctor) ------------------------
+
+def probe_dns(settings: Settings, names: list[str]) -> tuple[set[str], list[dns.NameFinding]]:
+    """This server's addresses (found, and --server-ip), and every name's DNS records judged against them."""
+    server = dns.local_addresses() | set(settings.server_ips)
+    return server, dns.check_names(names, server_addresses=server, nameserver=settings.dns_server,
+                                   timeout=settings.dns_timeout)
+
+
+def addresses_found(findings: list[dns.NameFinding]) -> dict[str, list[str]]:
+    """name -> the addresses its DNS records give (IPv6 first), what the self-test fetches from."""
+    return {finding.name: [*finding.aaaa, *finding.a] for finding in findings}
+
+
+def probe_self_test(settings: Settings, addresses: dict[str, list[str]]) -> list[selftest.SelfTestResult]:
+    """Fetch a test token from every address of every name over port 80, as the CA will."""
+    return selftest.self_test(addresses, challenge_dir=settings.paths.challenge_dir, http_port=settings.http_port,
+                              https_port=settings.https_port, timeout=settings.dns_timeout,
+                              nameserver=settings.dns_server)
 
 
 def log_since(log_file: Path, offset: int) -> str:

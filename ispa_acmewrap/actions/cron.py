@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import cron as crontab, state as state_store, transaction
-from ..report import Console
+from ..console import Console
 from ..settings import Settings
 from .common import require_root, shortest_lifetime
 from .served import renewal_candidates
@@ -48,8 +48,6 @@ def install(settings: Settings, schedule: str | None, console: Console | None = 
             adopt: bool = False, command: str | None = None) -> Takeover:
     """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind."""
     require_root()
-    from .issue import default_cron_command
-
     console = console or Console(interactive=False)
     paths = settings.paths
     others = other_jobs(settings)
@@ -64,7 +62,7 @@ def install(settings: Settings, schedule: str | None, console: Console | None = 
         if names:
             state_store.save_state(paths.state_file, state_store.with_adopted(record, names))
             adopted = list(names)
-    change = crontab.install(paths.crontab, command or default_cron_command(settings), schedule,
+    change = crontab.install(paths.crontab, command or crontab.default_command(settings.paths), schedule,
                              shortest_lifetime(settings))
     return _disable_others(settings, console, Takeover(change, adopted=tuple(adopted)), others)
 
@@ -98,10 +96,8 @@ def _disable_others(settings: Settings, console: Console, takeover: Takeover,
 
 def update(settings: Settings) -> crontab.CronChange:
     """Only bring an existing entry to this installation's command (`make install` runs it)."""
-    from .issue import default_cron_command
-
     require_root()
-    return crontab.update(settings.paths.crontab, default_cron_command(settings))
+    return crontab.update(settings.paths.crontab, crontab.default_command(settings.paths))
 
 
 def remove(settings: Settings, legacy: bool) -> crontab.CronChange:
@@ -110,8 +106,6 @@ def remove(settings: Settings, legacy: bool) -> crontab.CronChange:
 
 
 def show(settings: Settings) -> CronView:
-    from .issue import default_cron_command
-
     path = settings.paths.crontab
-    return CronView(tuple(crontab.read_entries(path)), crontab.entry_status(path, default_cron_command(settings)),
-                    tuple(other_jobs(settings)))
+    return CronView(tuple(crontab.read_entries(path)),
+                    crontab.entry_status(path, crontab.default_command(settings.paths)), tuple(other_jobs(settings)))

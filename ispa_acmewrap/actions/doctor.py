@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import acme, apache, cron, dns, health, runner, selftest, tls, transaction, verify
+from .. import acme, apache, cron, health, runner, tls, transaction, verify
 from ..errors import IspaError, PreconditionMissing
 from ..health import DoctorReport, Finding, RateLimit, Severity
 from ..listeners import listening_command, parse_listeners, programs_on
 from ..names import normalize_name
 from ..settings import Settings
 from ..state import State, blocked_until, failures_in_last_hour, load_state
-from .common import now
+from .common import addresses_found, now, probe_dns, probe_self_test
 from .install import script_version
-from .issue import default_cron_command
 from .status import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ def _temp_site(settings: Settings) -> Finding:
 # --- cron and acme.sh -------------------------------------------------------------------------
 
 def _cron(settings: Settings, rows: list[CertificateRow]) -> Finding:
-    status = cron.entry_status(settings.paths.crontab, default_cron_command(settings))
+    status = cron.entry_status(settings.paths.crontab, cron.default_command(settings.paths))
     program = status.entry.command.split()[0] if status.entry else ""
     runnable = os.path.isfile(program) and os.access(program, os.X_OK)
     finding = health.cron_finding(status, runnable, any(row.certificate for row in rows))
@@ -217,18 +216,13 @@ def acme_findings(settings: Settings, rows: list[CertificateRow]) -> list[Findin
 def network_findings(settings: Settings, names: list[str]) -> list[Finding]:
     if not names:
         return []
-    server = dns.local_addresses() | set(settings.server_ips)
-    found = dns.check_names(names, server_addresses=server, nameserver=settings.dns_server,
-                            timeout=settings.dns_timeout)
+    _, found = probe_dns(settings, names)
     findings = [health.dns_finding(finding) for finding in found]
     challenge_dir = settings.paths.challenge_dir
     if not challenge_dir.is_dir():  # the self-test would create it: doctor changes nothing
         taken_over = settings.paths.state_file.exists()
         return [*findings, health.challenge_dir_finding(challenge_dir, taken_over)]
-    results = selftest.self_test({finding.name: [*finding.aaaa, *finding.a] for finding in found},
-                                 challenge_dir=challenge_dir, http_port=settings.http_port,
-                                 https_port=settings.https_port, timeout=settings.dns_timeout,
-                                 nameserver=settings.dns_server)
+    results = probe_self_test(settings, addresses_found(found))
     return [*findings, *(health.self_test_finding(result) for result in results)]
 
 

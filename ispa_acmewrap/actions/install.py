@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 from .. import acme, runner
 from ..errors import PreconditionMissing
 from ..files import private_directory
-from ..report import Console
+from ..console import Console
 from ..settings import Settings
 
 log = logging.getLogger(__name__)

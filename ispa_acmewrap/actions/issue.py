@@ -8,23 +8,24 @@ temp_isp.conf) → HTTP-01 self-test → acme.sh issues → install into Apache
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import acme, apache, ca, cron, dns, runner, selftest, state as state_store, tls, transaction, verify
+from .. import acme, apache, ca, cron, runner, state as state_store, tls, transaction, verify
 from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLE_TITLES, ROLES, normalize_name
-from ..paths import Paths
-from ..report import Console, table
+from ..console import Console
+from ..outcomes import Outcome
+from ..report import dns_table, self_test_table
 from ..settings import Settings
-from ..state import State
-from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
-                     require_apache, require_apache_config, require_root, run_acme_apache, shortest_lifetime)
+from ..state import IssuanceKind, State
+from .common import (RATE_LIMIT_RULE, addresses_found, failure_outcome, guard_rate_limits, now, probe_dns,
+                     probe_self_test, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
+                     require_apache, require_apache_config, require_root, run_acme_apache)
 from . import cron as cron_action
 from .install import ensure_installed
 
@@ -41,7 +42,7 @@ class IssueOptions:
     force: bool = False
     install_cron: bool = True
     cron_command: str | None = None
-    issuance_kind: str = "issue"  # "reissue" when repair issues again
+    issuance_kind: IssuanceKind = IssuanceKind.ISSUE  # REISSUE when repair issues again
     redirect: bool | None = None  # None: keep what the generated include does now
     profile: str | None = None  # the CA's certificate profile (None: the one remembered, else the CA's default)
     tls_profile: str | None = None  # None: keep the profile on record (default intermediate)
@@ -54,7 +55,7 @@ class IssueOptions:
 class IssuedName:
     role: str
     name: str
-    outcome: str  # "issued", "kept" (still valid, acme.sh skipped it), "failed" (validation), "error" or "rate-limited"
+    outcome: Outcome  # ISSUED, KEPT (still valid, acme.sh skipped it), FAILED (validation), ERROR or RATE_LIMITED
     certificate: CertificateInfo | None = None
     reason: str = ""
 
@@ -163,12 +164,10 @@ def profile_changes(options: IssueOptions, record: State, name: str) -> bool:
 
 def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> dict[str, list[str]]:
     """Show every name's records beside this server's addresses; return the addresses found."""
-    server = dns.local_addresses() | set(settings.server_ips)
     console.step(f"Checking DNS of {', '.join(names)}")
-    findings = dns.check_names(names, server_addresses=server, nameserver=settings.dns_server,
-                               timeout=settings.dns_timeout)
+    server, findings = probe_dns(settings, names)
     console.say(dns_table(findings, server))
-    addresses = {finding.name: [*finding.aaaa, *finding.a] for finding in findings}
+    addresses = addresses_found(findings)
     if skip:
         console.say("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA instead.")
         return addresses
@@ -187,14 +186,6 @@ def check_dns(settings: Settings, console: Console, names: list[str], skip: bool
 
 DNS_HINT = ("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
             "changes can take up to 48 hours to be seen, usually about 4")
-
-
-def dns_table(findings: list, server: set[str]) -> str:
-    rows = [(f.name, " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
-             " ".join(f.caa) or "-", f.verdict.value if hasattr(f.verdict, "value") else f.verdict)
-            for f in findings]
-    header = f"This server's addresses: {' '.join(sorted(server)) or '(none found; give --server-ip)'}\n"
-    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows)
 
 
 # --- 3. Apache: what serves each name, what its HTTPS will be ------------------------------
@@ -349,12 +340,8 @@ def run_self_test(settings: Settings, console: Console, addresses: dict[str, lis
                   ignore: bool) -> dict[str, str]:
     """Returns the names that failed, with the reason."""
     console.step("Self-test: fetching a test token over port 80 the way the CA will")
-    results = selftest.self_test(addresses, challenge_dir=settings.paths.challenge_dir,
-                                 http_port=settings.http_port, https_port=settings.https_port,
-                                 timeout=settings.dns_timeout, nameserver=settings.dns_server)
-    rows = [(r.name, r.address or "-", r.verdict.value if hasattr(r.verdict, "value") else r.verdict, r.detail)
-            for r in results]
-    console.say(table(("name", "address", "result", "detail"), rows))
+    results = probe_self_test(settings, addresses)
+    console.say(self_test_table(results))
     failed = {r.name: r.detail for r in results if not r.ok}
     if failed and ignore:
         console.warn("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA")
@@ -364,19 +351,8 @@ def run_self_test(settings: Settings, console: Console, addresses: dict[str, lis
 
 # --- 5. issuance -------------------------------------------------------------------------
 
-def guard_rate_limits(settings: Settings, record: State, names: list[str]) -> None:
-    moment = now()
-    for name in names:
-        until = state_store.blocked_until(record, name, moment)
-        if until is not None:
-            raise RateLimited(
-                f"{name} failed validation 5 times in the last hour; Let's Encrypt refuses it until "
-                f"{until:%Y-%m-%d %H:%M} UTC (5 failures per account, hostname and hour)",
-                hint=f"fix the cause (ispa-cert doctor), then try again after {until:%H:%M} UTC")
-
-
 def issue_one(settings: Settings, console: Console, name: str, force: bool,
-              profile: str | None = None, key_type: str | None = None) -> tuple[str, str]:
+              profile: str | None = None, key_type: str | None = None) -> tuple[Outcome, str]:
     """Run acme.sh --issue for one name. Returns (outcome, reason)."""
     asked = f" (profile {profile})" if profile else ""
     console.step(f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
@@ -387,8 +363,8 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool,
     if failure is not None:
         return failure_outcome(failure)
     if code == acme.EXIT_SKIPPED:
-        return "kept", "the current certificate is not due for renewal (use --force to replace it)"
-    return "issued", ""
+        return Outcome.KEPT, "the current certificate is not due for renewal (use --force to replace it)"
+    return Outcome.ISSUED, ""
 
 
 # --- 6. install -----------------------------------------------------------------------
@@ -514,7 +490,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     plans = plan_https(settings, record, hosts, names, addresses)
     show_plans(console, plans, names)
     ensure_installed(settings, console, options.email)
-    guard_rate_limits(settings, record, names)  # before Apache is touched: a refused run changes nothing
+    guard_rate_limits(record, names, "ispa-cert issue")  # before Apache is touched: a refused run changes nothing
     remove_stale_acme_aliases(settings, console)
     temp_created, prepared = prepare_apache(settings, console, hosts, names)
     result = IssueResult()
@@ -546,17 +522,17 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
 
     for role, name in chosen.items():
         if name in failed:
-            result.names.append(IssuedName(role, name, "failed", reason=f"self-test: {failed[name]}"))
+            result.names.append(IssuedName(role, name, Outcome.FAILED, reason=f"self-test: {failed[name]}"))
             continue
         force = options.force or profile_changes(options, record, name)
         outcome, reason = issue_one(settings, console, name, force, profile_for(options, record, name),
                                     options.key_type)
-        if outcome == "issued":
+        if outcome is Outcome.ISSUED:
             record = state_store.with_profile(record, name, profile_for(options, record, name))
         record = record_outcome(settings, record, name, outcome, options.issuance_kind)
         result.names.append(IssuedName(role, name, outcome, reason=reason))
 
-    ready = [entry.name for entry in result.names if entry.outcome in ("issued", "kept")]
+    ready = [entry.name for entry in result.names if entry.outcome.has_certificate]
     plans = {name: found for name, found in plans.items()
              if name in ready or (name not in names and paths.live(name).fullchain.exists())}
     edits = planned_edits(settings, plans, options.redirect, policy) if ready else []
@@ -572,7 +548,7 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
     record = renewal_windows(settings, record, ready)
     if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
         takeover = cron_action.install(settings, None, console,
-                                       command=options.cron_command or default_cron_command(settings))
+                                       command=options.cron_command or cron.default_command(settings.paths))
         result.cron_change = takeover.change
         if takeover.change is None:
             console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "
@@ -581,7 +557,7 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
 
 
 def _failed(result: IssueResult) -> bool:
-    return any(entry.outcome in ("failed", "rate-limited") for entry in result.names)
+    return any(entry.outcome.counts_at_ca for entry in result.names)
 
 
 def renewal_windows(settings: Settings, record: State, names: list[str]) -> State:
@@ -596,33 +572,13 @@ def renewal_windows(settings: Settings, record: State, names: list[str]) -> Stat
 
 def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:
     live = settings.paths.live(entry.name)
-    if entry.outcome in ("failed", "error") or not live.cert.exists():
+    if entry.outcome.is_failure or not live.cert.exists():
         return entry
     return IssuedName(entry.role, entry.name, entry.outcome, read_certificate(live.cert), entry.reason)
 
 
-def default_cron_command(settings: Settings) -> str:
-    """`ispa-cert renew --cron` by the path that stays valid across upgrades (see program_path)."""
-    executable = program_path(settings.paths)
-    root = settings.paths.root
-    root_option = f" --root {root}" if str(root) != "/" else ""
-    return f"{executable}{root_option} renew --cron"
-
-
-def program_path(paths: Paths) -> Path:
-    """The command the crontab names: /usr/local/sbin/ispa-cert when it leads to this very
-    program (as `make install` sets it up), else this program's own resolved path (a checkout's .venv)."""
-    running = Path(sys.argv[0]).resolve()
-    try:
-        if paths.command.resolve(strict=True) == running:
-            return paths.command
-    except OSError:
-        pass
-    return running
-
-
 def raise_for_failures(result: IssueResult) -> None:
-    failed = [entry for entry in result.names if entry.outcome in ("failed", "error", "rate-limited")]
+    failed = [entry for entry in result.names if entry.outcome.is_failure]
     if not failed:
         return
     message = "; ".join(f"{entry.name}: {entry.reason}" for entry in failed)
@@ -631,9 +587,8 @@ def raise_for_failures(result: IssueResult) -> None:
     elif result.installed:
         message += ("\nThe other names were installed; the challenge Alias in the generated include stays "
                     "(every name's renewals need it).")
-    if any(entry.outcome == "rate-limited" for entry in failed):
-        raise RateLimited(f"the CA refused for now: {message}",
-                          hint="Let's Encrypt allows 5 failed validations per account, hostname and hour: wait, then retry")
+    if any(entry.outcome.is_held for entry in failed):
+        raise RateLimited(f"the CA refused for now: {message}", hint=f"{RATE_LIMIT_RULE}: wait, then retry")
     if all(entry.reason.startswith("self-test") for entry in failed):
         raise PreconditionMissing(f"not sent to the CA: {message}",
                                   hint="fix the cause shown (firewall on port 80, Apache, virtual host), then retry")

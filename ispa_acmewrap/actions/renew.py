@@ -26,17 +26,18 @@ from .. import acme, renewal, state as state_store, transaction, verify
 from ..ca import RenewalInfo
 from ..certs import CertificateInfo, read_certificate
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
-from ..report import Console
+from ..console import Console
 from ..settings import Settings
 from ..state import State
-from .common import (failure_outcome, now, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
-                     require_apache_config, require_root, run_acme_apache)
+from ..outcomes import Outcome
+from ..state import IssuanceKind
+from .common import (RATE_LIMIT_RULE, blocked_message, failure_outcome, now, record_outcome, refresh_renewal_info,
+                     remove_stale_acme_aliases, require_apache_config, require_root, run_acme_apache)
 from .served import NameCertificate, renewal_candidates
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT_HINT = ("Let's Encrypt allows 5 failed validations per account, hostname and hour: "
-                   "fix the cause (ispa-cert doctor), wait, then run `ispa-cert renew` again")
+RATE_LIMIT_HINT = f"{RATE_LIMIT_RULE}: fix the cause (ispa-cert doctor), wait, then run `ispa-cert renew` again"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Decision:
 @dataclass(frozen=True)
 class RenewedName:
     name: str
-    outcome: str  # "renewed", "not due", "failed" (validation), "error" (CA or local), "rate-limited" (by the CA), "blocked" (by us)
+    outcome: Outcome  # RENEWED, NOT_DUE, FAILED (validation), ERROR (CA or local), RATE_LIMITED (CA), BLOCKED (by us)
     certificate: CertificateInfo | None  # the installed one after this run
     reason: str = ""
     next_renewal: datetime | None = None  # of the installed certificate, as renewal.plan says
@@ -69,13 +70,13 @@ class RenewResult:
     names: tuple[RenewedName, ...] = ()
     not_served: str = ""  # why Apache does not serve a renewed certificate, if it does not
 
-    def with_outcome(self, outcome: str) -> list[RenewedName]:
+    def with_outcome(self, outcome: Outcome) -> list[RenewedName]:
         return [entry for entry in self.names if entry.outcome == outcome]
 
     @property
     def attempted(self) -> bool:
         """True when something was renewed, failed or held back: cron then has news."""
-        return any(entry.outcome != "not due" for entry in self.names)
+        return any(entry.outcome is not Outcome.NOT_DUE for entry in self.names)
 
 
 # --- the policy (pure) -----------------------------------------------------------------
@@ -104,11 +105,6 @@ def early_renewal_note(info: RenewalInfo | None, moment: datetime, done: bool = 
         return ""
     verb = "asked" if done else "asks"
     return f"; the CA {verb} for early replacement" + (f": {info.explanation_url}" if info.explanation_url else "")
-
-
-def blocked_message(name: str, until: datetime) -> str:
-    return (f"{name} failed validation 5 times in the last hour; it is not sent to the CA before "
-            f"{until:%Y-%m-%d %H:%M} UTC")
 
 
 # --- reading what is installed -----------------------------------------------------------
@@ -155,12 +151,12 @@ def refreshed(settings: Settings, record: State, moment: datetime) -> State:
 
 # --- renewing ------------------------------------------------------------------------------
 
-def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True) -> tuple[str, str]:
+def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True) -> tuple[Outcome, str]:
     """acme.sh --renew --force for one name, in its layout. Returns (outcome, reason)."""
     console.step(f"Renewing the certificate of {name}")
     command = acme.renew_command(settings.paths, name, force=True, ecc=ecc)
     _, failure = run_acme_apache(settings, console, command)
-    return failure_outcome(failure) if failure is not None else ("renewed", "")
+    return failure_outcome(failure) if failure is not None else (Outcome.RENEWED, "")
 
 
 def _attempt(settings: Settings, console: Console, record: State, entry: NameCertificate,
@@ -170,12 +166,12 @@ def _attempt(settings: Settings, console: Console, record: State, entry: NameCer
         return record, _not_due(decision)
     until = state_store.blocked_until(record, name, now())
     if until is not None:
-        return record, RenewedName(name, "blocked", decision.certificate, blocked_message(name, until),
+        return record, RenewedName(name, Outcome.BLOCKED, decision.certificate, blocked_message(name, until),
                                    decision.due_at)
     outcome, reason = renew_one(settings, console, name, ecc=entry.held.ecc if entry.held else True)
-    record = record_outcome(settings, record, name, outcome, "renew")
+    record = record_outcome(settings, record, name, outcome, IssuanceKind.RENEW)
     certificate = read_entry(entry)
-    if outcome != "renewed":
+    if outcome is not Outcome.RENEWED:
         return record, RenewedName(name, outcome, certificate, reason, decision.due_at)
     early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now(),
                                done=True) if decision.certificate else ""
@@ -186,7 +182,7 @@ def _attempt(settings: Settings, console: Console, record: State, entry: NameCer
 
 
 def _not_due(decision: Decision) -> RenewedName:
-    return RenewedName(decision.name, "not due", decision.certificate, decision.reason, decision.due_at)
+    return RenewedName(decision.name, Outcome.NOT_DUE, decision.certificate, decision.reason, decision.due_at)
 
 
 def check_served(settings: Settings, entries: list[NameCertificate]) -> str:
@@ -230,7 +226,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
     for entry, decision in planned:
         record, outcome = _attempt(settings, console, record, entry, decision)
         outcomes.append(outcome)
-    renewed = {outcome.name for outcome in outcomes if outcome.outcome == "renewed"}
+    renewed = {outcome.name for outcome in outcomes if outcome.outcome is Outcome.RENEWED}
     if renewed:
         console.step(f"Checking that Apache serves the new certificate of {', '.join(sorted(renewed))}")
     served = check_served(settings, [entry for entry, _ in planned if entry.name in renewed])
@@ -239,7 +235,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
 
 def _finish(settings: Settings, result: RenewResult) -> RenewResult:
     """Remember a run that ended without trouble (doctor shows it)."""
-    if not any(entry.outcome in ("failed", "error", "rate-limited", "blocked") for entry in result.names) \
+    if not any(entry.outcome.is_failure for entry in result.names) \
             and not result.not_served:
         path = settings.paths.state_file
         state_store.save_state(path, state_store.record_renewal(state_store.load_state(path), now()))
@@ -248,8 +244,8 @@ def _finish(settings: Settings, result: RenewResult) -> RenewResult:
 
 def raise_for_failures(result: RenewResult) -> None:
     """The exit status cron mail acts on: 4 when waiting is the cure, else 1."""
-    held = result.with_outcome("blocked") + result.with_outcome("rate-limited")
-    failed = result.with_outcome("failed") + result.with_outcome("error")
+    held = result.with_outcome(Outcome.BLOCKED) + result.with_outcome(Outcome.RATE_LIMITED)
+    failed = result.with_outcome(Outcome.FAILED) + result.with_outcome(Outcome.ERROR)
     if held:
         raise RateLimited("; ".join(_problem(entry) for entry in held + failed), hint=RATE_LIMIT_HINT)
     if failed:
@@ -263,8 +259,8 @@ def raise_for_failures(result: RenewResult) -> None:
 
 
 def _problem(entry: RenewedName) -> str:
-    if entry.outcome == "blocked":
+    if entry.outcome is Outcome.BLOCKED:
         return entry.reason
-    if entry.outcome == "rate-limited":
+    if entry.outcome is Outcome.RATE_LIMITED:
         return f"{entry.name}: the CA refuses it for now ({entry.reason})"
     return f"{entry.name}: {entry.reason}"

@@ -26,11 +26,12 @@ from pathlib import Path
 from .. import state as state_store, transaction
 from ..errors import IspaError, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
+from ..console import Console
 from ..names import ROLES
+from ..outcomes import Account
 from ..paths import Paths
-from ..report import Console
 from ..settings import Settings
-from ..state import State
+from ..state import IssuanceKind, State
 from . import issue
 from .common import now, require_root
 from .install import install_acme, vendored_script
@@ -71,7 +72,7 @@ class RepairResult:
     archive: Path | None = None
     removed: tuple[Path, ...] = ()
     version: str = ""
-    account: str = ""  # "kept", "new" or "none"
+    account: Account | None = None  # None when cancelled
     issued: issue.IssueResult | None = None
 
 
@@ -88,19 +89,21 @@ def reissue_allowed_after(record: State, name: str, moment: datetime) -> datetim
 
 
 def check_reissue(record: State, names: list[str], moment: datetime) -> list[str]:
-    """Refuse when a name would exceed 5 certificates per 7 days; warnings for the last one left."""
+    """Refuse when a name would exceed the CA's certificates per week; warnings for the last one left."""
     if not names:
         raise PreconditionMissing("there are no names on record to issue again",
                        hint="run `ispa-cert issue -a -c` (with the interfaces you use) instead of --reissue")
     refused = {name: after for name in names if (after := reissue_allowed_after(record, name, moment))}
     if refused:
         raise RateLimited(
-            "Let's Encrypt allows 5 certificates for the same name per 7 days and ispa-cert has issued 5 for "
+            f"Let's Encrypt allows {state_store.ISSUANCE_LIMIT} certificates for the same name per "
+            f"{state_store.ISSUANCE_WINDOW_DAYS} days and ispa-cert has issued {state_store.ISSUANCE_LIMIT} for "
             + ", ".join(f"{name} (next possible after {after:%Y-%m-%d %H:%M} UTC)" for name, after in refused.items()),
             hint="repair without --reissue now; the installed certificates stay valid and in use")
     last = [name for name in names
             if state_store.issuances_in_window(record, [name], moment) == state_store.ISSUANCE_LIMIT - 1]
-    return [f"this is the last certificate for {name} the CA allows within 7 days" for name in last]
+    return [f"this is the last certificate for {name} the CA allows within {state_store.ISSUANCE_WINDOW_DAYS} days"
+            for name in last]
 
 
 # --- the account --------------------------------------------------------------------------
@@ -269,7 +272,7 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
         shell_files = clean_shell_files(paths, directories)
     for rc in shell_files:
         console.say(f"Removed the lines of {rc} that sourced the removed acme.sh (a backup is kept).")
-    account = "kept" if keep else ("new" if options.new_account else "none")
+    account = Account.KEPT if keep else (Account.NEW if options.new_account else Account.NONE)
     issued = issue.run(settings, console, _reissue_options(record)) if options.reissue else None
     return RepairResult(False, archive, tuple(directories), str(version or "unknown"), account, issued)
 
@@ -277,4 +280,4 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
 def _reissue_options(record: State) -> issue.IssueOptions:
     roles = tuple(role for role in ROLES if role in record.roles)
     return issue.IssueOptions(roles=roles, domains={role: record.roles[role] for role in roles}, force=True,
-                              issuance_kind="reissue")
+                              issuance_kind=IssuanceKind.REISSUE)

@@ -14,7 +14,7 @@ from packaging.version import Version
 
 from .. import acme, runner
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing
-from ..report import Console
+from ..console import Console
 from ..settings import Settings
 from .common import require_root
 from .install import install_acme, script_version, vendored_script

@@ -12,6 +12,7 @@ import pytest
 from ispa_acmewrap import ca, renewal, report, state as state_store
 from ispa_acmewrap.actions import common, renew
 from ispa_acmewrap.ca import RenewalInfo
+from ispa_acmewrap.outcomes import Outcome
 from ispa_acmewrap.certs import CertificateInfo
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.settings import Settings
@@ -222,7 +223,7 @@ def test_renewal_info_survives_the_state_file(tmp_path):
 
 
 def test_the_cron_line_names_an_early_replacement():
-    result = renew.RenewResult((renew.RenewedName(NAME, "renewed", None,
+    result = renew.RenewResult((renew.RenewedName(NAME, Outcome.RENEWED, None,
                                                   "the CA asked for early replacement: https://ca.example/x"),))
     assert report.renew_cron_line(result) == (f"ispa-cert renew: renewed: {NAME}; {NAME}: the CA asked for early "
                                               "replacement: https://ca.example/x")

@@ -6,7 +6,7 @@ import logging
 import sys
 
 from ispa_acmewrap import runner
-from ispa_acmewrap.report import Console
+from ispa_acmewrap.console import Console
 from tests.bench_wrapper import phases
 
 LOG = """\

@@ -8,7 +8,7 @@ from ispa_acmewrap.actions.issue import IssueOptions, choose_docroots
 from ispa_acmewrap.apache import VirtualHost
 from ispa_acmewrap.errors import BadInput
 from ispa_acmewrap.paths import Paths
-from ispa_acmewrap.report import Console
+from ispa_acmewrap.console import Console
 from ispa_acmewrap.settings import Settings
 from ispa_acmewrap.state import State
 

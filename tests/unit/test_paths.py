@@ -68,7 +68,7 @@ def test_only_runner_starts_processes():
 
 
 def test_the_crontab_names_the_stable_command_when_it_leads_to_this_program(tmp_path, monkeypatch):
-    from ispa_acmewrap.actions.issue import program_path
+    from ispa_acmewrap.cron import program_path
 
     paths = Paths.from_root(tmp_path)
     program = tmp_path / "usr/local/lib/ispa-cert/venv/bin/ispa-cert"

@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ispa_acmewrap import acme, report, runner, state as state_store
+from ispa_acmewrap import acme, console, report, runner, state as state_store
 from ispa_acmewrap.actions import common, renew
 from ispa_acmewrap.certs import certificate_from_der
 from ispa_acmewrap.errors import CommandFailed, OperationFailed, RateLimited
+from ispa_acmewrap.outcomes import Outcome
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.settings import Settings
 
@@ -132,7 +133,7 @@ def due_name(settings, monkeypatch):
     calls: list[str] = []
     state_store.save_state(settings.paths.state_file, state_store.with_role(state_store.State(), "admin", NAME))
     monkeypatch.setattr(renew, "renew_one",
-                        lambda _settings, _console, name, ecc=True: calls.append(name) or ("renewed", ""))
+                        lambda _settings, _console, name, ecc=True: calls.append(name) or (Outcome.RENEWED, ""))
     return calls
 
 
@@ -143,7 +144,7 @@ def test_five_recent_failures_keep_the_name_from_the_ca(settings, due_name):
         record = state_store.record_failure(record, NAME, moment - timedelta(minutes=minutes))
     state_store.save_state(settings.paths.state_file, record)
 
-    result = renew.run(settings, report.Console(interactive=False, quiet=True), renew.RenewOptions())
+    result = renew.run(settings, console.Console(interactive=False, quiet=True), renew.RenewOptions())
 
     assert due_name == []
     [entry] = result.names
@@ -157,7 +158,7 @@ def test_five_recent_failures_keep_the_name_from_the_ca(settings, due_name):
 
 
 def test_a_renewal_is_recorded_as_an_issuance_and_as_the_last_renewal(settings, due_name):
-    result = renew.run(settings, report.Console(interactive=False, quiet=True), renew.RenewOptions())
+    result = renew.run(settings, console.Console(interactive=False, quiet=True), renew.RenewOptions())
     assert due_name == [NAME]
     assert [entry.outcome for entry in result.names] == ["renewed"]
     record = state_store.load_state(settings.paths.state_file)
@@ -169,7 +170,7 @@ def test_a_renewal_is_recorded_as_an_issuance_and_as_the_last_renewal(settings, 
 def test_nothing_due_contacts_nobody_and_needs_no_acme_sh(settings, due_name):
     settings.paths.acme_script.unlink()
     put_live_certificate(settings, NAME, pem_certificate(NAME, datetime.now(timezone.utc), timedelta(days=90)))
-    result = renew.run(settings, report.Console(interactive=False, quiet=True), renew.RenewOptions())
+    result = renew.run(settings, console.Console(interactive=False, quiet=True), renew.RenewOptions())
     assert due_name == [] and not result.attempted
     assert report.renew_summary(settings, result).endswith("Nothing is due.")
 
@@ -186,7 +187,7 @@ def test_the_cas_rate_limit_answer_is_recognised_and_recorded(settings, monkeypa
         raise CommandFailed(list(argv), 1, output)
 
     monkeypatch.setattr(runner, "run", refused)
-    outcome, reason = renew.renew_one(settings, report.Console(interactive=False, quiet=True), NAME)
+    outcome, reason = renew.renew_one(settings, console.Console(interactive=False, quiet=True), NAME)
     assert outcome == "rate-limited"
     assert reason.startswith("too many failed authorizations recently")
     record = common.record_outcome(settings, state_store.State(), NAME, outcome, "renew")
@@ -199,8 +200,8 @@ def test_the_cas_rate_limit_answer_is_recognised_and_recorded(settings, monkeypa
 
 
 def test_a_failed_renewal_exits_1_with_the_reason():
-    result = renew.RenewResult((renew.RenewedName(NAME, "failed", None, "Connection refused"),
-                                renew.RenewedName("b.example.net", "renewed", None)))
+    result = renew.RenewResult((renew.RenewedName(NAME, Outcome.FAILED, None, "Connection refused"),
+                                renew.RenewedName("b.example.net", Outcome.RENEWED, None)))
     with pytest.raises(OperationFailed) as raised:
         renew.raise_for_failures(result)
     assert raised.value.exit_code == 1
@@ -208,7 +209,7 @@ def test_a_failed_renewal_exits_1_with_the_reason():
 
 
 def test_renewed_but_not_served_is_a_failure():
-    result = renew.RenewResult((renew.RenewedName(NAME, "renewed", None),), not_served="Apache does not serve it")
+    result = renew.RenewResult((renew.RenewedName(NAME, Outcome.RENEWED, None),), not_served="Apache does not serve it")
     with pytest.raises(OperationFailed, match="Apache does not serve it"):
         renew.raise_for_failures(result)
 
@@ -217,20 +218,20 @@ def test_renewed_but_not_served_is_a_failure():
 
 def test_cron_line_is_one_line_naming_each_outcome():
     result = renew.RenewResult((
-        renew.RenewedName("a.example.net", "renewed", None),
-        renew.RenewedName("b.example.net", "not due", None),
-        renew.RenewedName("c.example.net", "failed", None, "timeout"),
-        renew.RenewedName("d.example.net", "blocked", None, "held"),
+        renew.RenewedName("a.example.net", Outcome.RENEWED, None),
+        renew.RenewedName("b.example.net", Outcome.NOT_DUE, None),
+        renew.RenewedName("c.example.net", Outcome.FAILED, None, "timeout"),
+        renew.RenewedName("d.example.net", Outcome.BLOCKED, None, "held"),
     ))
     assert result.attempted
     assert report.renew_cron_line(result) == ("ispa-cert renew: renewed: a.example.net; failed: c.example.net; "
                                               "held back by the rate-limit guard: d.example.net")
-    assert not renew.RenewResult((renew.RenewedName("b.example.net", "not due", None),)).attempted
+    assert not renew.RenewResult((renew.RenewedName("b.example.net", Outcome.NOT_DUE, None),)).attempted
 
 
 def test_summary_shows_the_next_renewal_date_per_certificate(settings):
     certificate = info(timedelta(days=90))
-    result = renew.RenewResult((renew.RenewedName(NAME, "not due", certificate, "next renewal …",
+    result = renew.RenewResult((renew.RenewedName(NAME, Outcome.NOT_DUE, certificate, "next renewal …",
                                                   certificate.renewal_due_at()),))
     summary = report.renew_summary(settings, result)
     assert "next renewal" in summary

@@ -202,3 +202,78 @@ def test_issuance_records_kind_and_time() -> None:
     assert state.issuances == (Issuance((NAME,), NOW, "reissue"),)
     with pytest.raises(ValueError):
         record_issuance(State(), [NAME], "steal", NOW)
+
+
+# A state.json as ispa-cert wrote it before issuance kinds were an Enum: every key, plain strings.
+WRITTEN_BEFORE = """{
+  "adopted": [
+    "webmail.example.net"
+  ],
+  "docroots": {
+    "dealer": "/srv/dealer-portal"
+  },
+  "failures": {
+    "isp.example.net": [
+      "2026-03-01T11:30:00Z"
+    ]
+  },
+  "issuances": [
+    {
+      "at": "2026-02-20T05:13:00Z",
+      "kind": "issue",
+      "names": [
+        "isp.example.net"
+      ]
+    },
+    {
+      "at": "2026-02-27T05:13:00Z",
+      "kind": "renew",
+      "names": [
+        "isp.example.net"
+      ]
+    },
+    {
+      "at": "2026-02-28T05:13:00Z",
+      "kind": "reissue",
+      "names": [
+        "isp.example.net"
+      ]
+    }
+  ],
+  "last_renewal": "2026-02-27T05:13:40Z",
+  "profiles": {
+    "isp.example.net": "shortlived"
+  },
+  "renewal_info": {},
+  "roles": {
+    "admin": "isp.example.net",
+    "dealer": "dealer.example.net"
+  },
+  "tls": {
+    "hsts": false,
+    "profile": "intermediate"
+  },
+  "version": 1
+}
+"""
+
+
+def test_a_state_file_written_before_reads_and_is_written_back_unchanged(tmp_path: Path) -> None:
+    from ispa_acmewrap.state import IssuanceKind
+
+    path = tmp_path / "state.json"
+    path.write_text(WRITTEN_BEFORE)
+    state = load_state(path)
+    assert [issuance.kind for issuance in state.issuances] == [IssuanceKind.ISSUE, IssuanceKind.RENEW,
+                                                                IssuanceKind.REISSUE]
+    assert [issuance.kind for issuance in state.issuances] == ["issue", "renew", "reissue"]  # still the words
+    assert issuances_in_window(state, [NAME], NOW) == 2  # the issue of 20 February is out of the week
+    save_state(path, state, NOW)
+    assert path.read_text() == WRITTEN_BEFORE
+
+
+def test_an_unknown_issuance_kind_in_the_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(WRITTEN_BEFORE.replace('"kind": "renew"', '"kind": "steal"'))
+    with pytest.raises(PreconditionMissing, match="unknown issuance kind 'steal'"):
+        load_state(path)
