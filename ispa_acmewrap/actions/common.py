@@ -275,17 +275,8 @@ def refresh_renewal_info(settings: Settings, record: State, name: str, certifica
 
 
 def shortest_lifetime(settings: Settings) -> timedelta | None:
-    """The shortest lifetime among the certificates on record (live/ copies, else acme.sh's)."""
-    from ..certs import read_certificate
-    from ..errors import OperationFailed
+    """The shortest lifetime among the certificates acme.sh holds (served.installed_certificate of each)."""
+    from .served import installed_certificate
 
-    lifetimes = []
-    for name in acme.issued_names(settings.paths):
-        for path in (settings.paths.live(name).cert, acme.certificate_file(settings.paths, name)):
-            if path.exists():
-                try:
-                    lifetimes.append(read_certificate(path).lifetime)
-                    break
-                except OperationFailed:
-                    continue
-    return min(lifetimes, default=None)
+    certificates = [installed_certificate(settings.paths, name) for name in acme.issued_names(settings.paths)]
+    return min((certificate.lifetime for certificate in certificates if certificate), default=None)

@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..state import State, blocked_until, failures_in_last_hour, load_state
 from .common import addresses_found, now, probe_dns, probe_self_test
 from .install import script_version
-from .status import CertificateRow, certificate_rows, http2_support, known_names
+from .served import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)
 

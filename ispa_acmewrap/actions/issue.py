@@ -26,6 +26,7 @@ from ..state import IssuanceKind, State
 from .common import (RATE_LIMIT_RULE, addresses_found, failure_outcome, guard_rate_limits, now, probe_dns,
                      probe_self_test, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
                      require_apache, require_apache_config, require_root, run_acme_apache)
+from .served import installed_certificate
 from . import cron as cron_action
 from .install import ensure_installed
 
@@ -563,9 +564,7 @@ def _failed(result: IssueResult) -> bool:
 def renewal_windows(settings: Settings, record: State, names: list[str]) -> State:
     """Read the CA's renewal window (ARI) of the new certificates, so status shows it at once."""
     for name in names:
-        live = settings.paths.live(name).cert
-        certificate = read_certificate(live) if live.exists() else None
-        record = refresh_renewal_info(settings, record, name, certificate, now())
+        record = refresh_renewal_info(settings, record, name, installed_certificate(settings.paths, name), now())
     state_store.save_state(settings.paths.state_file, record)
     return record
 

@@ -24,16 +24,15 @@ from datetime import datetime
 
 from .. import acme, renewal, state as state_store, transaction, verify
 from ..ca import RenewalInfo
-from ..certs import CertificateInfo, read_certificate
-from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..certs import CertificateInfo
 from ..console import Console
-from ..settings import Settings
-from ..state import State
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
 from ..outcomes import Outcome
-from ..state import IssuanceKind
+from ..settings import Settings
+from ..state import IssuanceKind, State
 from .common import (RATE_LIMIT_RULE, blocked_message, failure_outcome, now, record_outcome, refresh_renewal_info,
                      remove_stale_acme_aliases, require_apache_config, require_root, run_acme_apache)
-from .served import NameCertificate, renewal_candidates
+from .served import NameCertificate, installed_certificate, renewal_candidates
 
 log = logging.getLogger(__name__)
 
@@ -109,32 +108,9 @@ def early_renewal_note(info: RenewalInfo | None, moment: datetime, done: bool = 
 
 # --- reading what is installed -----------------------------------------------------------
 
-def installed_certificate(settings: Settings, name: str) -> CertificateInfo | None:
-    """The certificate Apache uses (live/), else acme.sh's copy; None when neither is readable."""
-    for path in (settings.paths.live(name).cert, acme.domain_dir(settings.paths, name) / f"{name}.cer"):
-        if not path.exists():
-            continue
-        try:
-            return read_certificate(path)
-        except OperationFailed as error:
-            log.warning("%s", error.message)
-    return None
-
-
-def read_entry(entry: NameCertificate) -> CertificateInfo | None:
-    """The certificate Apache uses for the name (or ispa-cert's / acme.sh's copy); None when unreadable."""
-    if entry.file is None:
-        return None
-    try:
-        return read_certificate(entry.file)
-    except OperationFailed as error:
-        log.warning("%s", error.message)
-        return None
-
-
 def plan(settings: Settings, record: State, moment: datetime, force: bool) -> list[tuple[NameCertificate, Decision]]:
     renewed, _ = renewal_candidates(settings, record)
-    return [(entry, decide(entry.name, read_entry(entry), moment, force, record.renewal_info.get(entry.name)))
+    return [(entry, decide(entry.name, entry.certificate(), moment, force, record.renewal_info.get(entry.name)))
             for entry in renewed]
 
 
@@ -145,7 +121,7 @@ def decisions(settings: Settings, record: State, moment: datetime, force: bool) 
 def refreshed(settings: Settings, record: State, moment: datetime) -> State:
     """The state with every certificate's renewal information read again where Retry-After allows."""
     for name in acme.issued_names(settings.paths):
-        record = refresh_renewal_info(settings, record, name, installed_certificate(settings, name), moment)
+        record = refresh_renewal_info(settings, record, name, installed_certificate(settings.paths, name), moment)
     return record
 
 
@@ -170,7 +146,7 @@ def _attempt(settings: Settings, console: Console, record: State, entry: NameCer
                                    decision.due_at)
     outcome, reason = renew_one(settings, console, name, ecc=entry.held.ecc if entry.held else True)
     record = record_outcome(settings, record, name, outcome, IssuanceKind.RENEW)
-    certificate = read_entry(entry)
+    certificate = entry.certificate()
     if outcome is not Outcome.RENEWED:
         return record, RenewedName(name, outcome, certificate, reason, decision.due_at)
     early = early_renewal_note(renewal.current_info(decision.certificate, record.renewal_info.get(name)), now(),

@@ -5,6 +5,9 @@ certificates, NAME_ecc/NAME.cer for newer ECC ones) straight from its `*:443` vh
 set up by ispa-cert serves live/NAME/. Apache is asked which vhost serves each name on the
 HTTPS port (`apache2ctl -S`), and that vhost's SSLCertificateFile is what "installed" and
 "served" mean. When Apache cannot be asked, ispa-cert's own live/ copy stands in.
+
+Shared by the commands that need these facts (status, doctor, renew, issue, cron): the
+certificate installed for a name is found here and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import acme, apache
+from .. import acme, apache, renewal, runner, tls, verify
 from ..acme import HeldCertificate
-from ..errors import IspaError
+from ..certs import CertificateInfo, read_certificate
+from ..errors import IspaError, OperationFailed
+from ..names import ROLES
+from ..paths import Paths
 from ..settings import Settings
 from ..state import State, names_on_record
 from .common import virtual_hosts
@@ -45,6 +51,32 @@ class NameCertificate:
             else self.live_file
         candidates = (apache_file, self.live_file, self.held.certificate_file if self.held else None)
         return next((path for path in candidates if path is not None and path.exists()), None)
+
+    def certificate(self) -> CertificateInfo | None:
+        """The certificate in `file`; None when there is none or it cannot be read (logged)."""
+        return _readable(self.file) if self.file is not None else None
+
+
+def certificate_files(paths: Paths, name: str) -> tuple[Path, Path]:
+    """Where a name's certificate is, without asking Apache: ispa-cert's live/NAME/cert.pem (what it
+    installed), then acme.sh's NAME.cer in the layout acme.sh holds."""
+    return paths.live(name).cert, acme.certificate_file(paths, name)
+
+
+def installed_certificate(paths: Paths, name: str) -> CertificateInfo | None:
+    """The first readable of certificate_files; None when neither is (an unreadable one is logged)."""
+    for path in certificate_files(paths, name):
+        if path.exists() and (certificate := _readable(path)) is not None:
+            return certificate
+    return None
+
+
+def _readable(path: Path) -> CertificateInfo | None:
+    try:
+        return read_certificate(path)
+    except OperationFailed as error:
+        log.warning("%s", error.message)
+        return None
 
 
 def apache_files(settings: Settings, names: list[str]) -> dict[str, Path] | None:
@@ -82,3 +114,58 @@ def renewal_candidates(settings: Settings, record: State) -> tuple[list[NameCert
     entries = name_certificates(settings, acme.issued_names(settings.paths))
     renewed = [entry for entry in entries if renewed_by_ispa_cert(settings, record, entry)]
     return renewed, [entry for entry in entries if entry not in renewed]
+
+
+# --- what status and doctor show per name -------------------------------------------------------
+
+@dataclass(frozen=True)
+class CertificateRow:
+    """What is known of one name's certificate; `serving` is None when Apache was not asked."""
+
+    name: str
+    role: str | None
+    file: Path | None  # the certificate read; None when there is none
+    installed: bool  # Apache's HTTPS vhost for the name uses an existing certificate file
+    certificate: CertificateInfo | None
+    error: str | None = None  # why the file could not be read
+    hint: str | None = None
+    serving: verify.Serving | None = None
+    profile: str | None = None  # the profile asked for (issue --profile), None for the CA's default
+    renewal: renewal.RenewalPlan | None = None  # when it is due: the CA's window (ARI) or 2/3 of the lifetime
+
+
+def known_names(settings: Settings, record: State) -> list[tuple[str, str | None]]:
+    """(name, role) of the names on record, in role order, then the others acme.sh holds."""
+    on_record = [(record.roles[role], role) for role in ROLES if role in record.roles]
+    recorded = {name for name, _ in on_record}
+    return on_record + [(name, None) for name in acme.issued_names(settings.paths) if name not in recorded]
+
+
+def read_row(entry: NameCertificate, role: str | None, record: State | None = None) -> CertificateRow:
+    name, file, installed = entry.name, entry.file, entry.installed
+    profile = record.profiles.get(name) if record else None
+    if file is None:
+        return CertificateRow(name, role, None, False, None, profile=profile)
+    try:
+        certificate = read_certificate(file)
+    except OperationFailed as error:
+        return CertificateRow(name, role, file, installed, None, error.message, error.hint, profile=profile)
+    plan = renewal.plan(certificate, record.renewal_info.get(name) if record else None)
+    return CertificateRow(name, role, file, installed, certificate, profile=profile, renewal=plan)
+
+
+def certificate_rows(settings: Settings, names: list[tuple[str, str | None]],
+                     record: State | None = None) -> list[CertificateRow]:
+    entries = name_certificates(settings, [name for name, _ in names])
+    return [read_row(entry, role, record) for entry, (_, role) in zip(entries, names)]
+
+
+def http2_support(settings: Settings) -> tls.Http2Support | None:
+    """mod_http2 and the MPM as Apache loads them (apache2ctl -M); None when it cannot say."""
+    try:
+        result = runner.run(apache.ctl_command("-M"), env=apache.environment(settings.paths),
+                            ok_codes=runner.ALL_EXIT_CODES)
+    except IspaError:  # apache2ctl is not installed
+        return None
+    modules = tls.parse_loaded_modules(result.output)
+    return tls.http2_support(modules) if result.returncode == 0 and modules else None

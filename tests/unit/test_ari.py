@@ -232,7 +232,7 @@ def test_the_cron_line_names_an_early_replacement():
 # --- doctor and status show it --------------------------------------------------------------------------
 
 from ispa_acmewrap import health  # noqa: E402
-from ispa_acmewrap.actions import issue, status  # noqa: E402
+from ispa_acmewrap.actions import issue, served, status  # noqa: E402
 from ispa_acmewrap.errors import BadInput  # noqa: E402
 
 
@@ -265,7 +265,7 @@ def test_a_fresh_short_certificate_is_not_critical(days, critical):
 def test_status_shows_profile_lifetime_window_and_moment_and_warns_of_early_replacement(tmp_path):
     cert = certificate(6)
     info = ca.updated(None, answer(cert, ISSUED - 2 * DAY, ISSUED - DAY, "https://ca.example/x"), cert.renewal_due_at())
-    row = status.CertificateRow(NAME, "admin", tmp_path / "cert.pem", True, cert, profile="shortlived",
+    row = served.CertificateRow(NAME, "admin", tmp_path / "cert.pem", True, cert, profile="shortlived",
                                 renewal=renewal.plan(cert, info))
     result = status.StatusResult((row,), ISSUED + HOUR, 443)
     text = report.status_table(result)

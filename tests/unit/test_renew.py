@@ -14,6 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from ispa_acmewrap import acme, console, report, runner, state as state_store
 from ispa_acmewrap.actions import common, renew
+from ispa_acmewrap.actions.served import installed_certificate
 from ispa_acmewrap.certs import certificate_from_der
 from ispa_acmewrap.errors import CommandFailed, OperationFailed, RateLimited
 from ispa_acmewrap.outcomes import Outcome
@@ -108,11 +109,11 @@ def test_the_live_certificate_decides_before_acme_shs_copy(settings):
 
 def test_acme_shs_copy_when_nothing_is_installed_or_the_live_copy_is_broken(settings):
     put_acme_certificate(settings, NAME, pem_certificate(NAME, ISSUED, timedelta(days=90)))
-    assert renew.installed_certificate(settings, NAME).path.name == f"{NAME}.cer"
+    assert installed_certificate(settings.paths, NAME).path.name == f"{NAME}.cer"
     put_live_certificate(settings, NAME, b"not a certificate")
-    assert renew.installed_certificate(settings, NAME).path.name == f"{NAME}.cer"
+    assert installed_certificate(settings.paths, NAME).path.name == f"{NAME}.cer"
     (acme.domain_dir(settings.paths, NAME) / f"{NAME}.cer").unlink()
-    assert renew.installed_certificate(settings, NAME) is None
+    assert installed_certificate(settings.paths, NAME) is None
 
 
 def test_only_names_acme_sh_holds_are_considered(settings):
