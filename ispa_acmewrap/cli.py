@@ -247,7 +247,7 @@ def install(
 
     def body() -> None:
         from .actions.common import require_root
-        from .actions.install import install_acme
+        from .actions.acme_home import install_acme
 
         require_root()
         with _locked(settings, "install"):
@@ -462,7 +462,7 @@ def cron_install(
     console = _console(yes)
 
     def body() -> None:
-        from .actions import cron as action
+        from .actions import takeover as action
         from .errors import PreconditionMissing
         from .report import takeover_text
 

@@ -336,6 +336,11 @@ class OtherJob:
     text: str
 
 
+def other_renewal_jobs(paths: Paths) -> list[OtherJob]:
+    """The acme.sh renewal jobs cron runs besides /etc/crontab (/etc/cron.d/*, root's crontab)."""
+    return other_jobs(other_job_files(paths.cron_d_dir, paths.root_crontab))
+
+
 def other_job_files(cron_d: Path, root_crontab: Path) -> list[Path]:
     """The files cron reads besides /etc/crontab that may hold acme.sh jobs (cron.d skips dotted names)."""
     found = [entry for entry in sorted(cron_d.iterdir()) if entry.is_file() and "." not in entry.name

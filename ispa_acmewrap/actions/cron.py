@@ -1,23 +1,16 @@
-"""`ispa-cert cron install | remove | show`: the one /etc/crontab entry that runs
-`ispa-cert renew --cron` (by this installation's absolute path). The file itself is
-handled by ispa_acmewrap.cron, which changes that one line and nothing else.
-
-Taking over never abandons a renewal: the guide's `--renewAll` line (and acme.sh's own
-`--cron` jobs in /etc/cron.d/ or root's crontab) renew every certificate acme.sh holds in the
-certificate home. They are replaced only when ispa-cert renews each of those too; a
-certificate no interface uses and Apache does not serve is adopted (`--adopt`, or the
-administrator's yes) or the takeover is refused, naming it.
+"""`ispa-cert cron remove | show` and `install --update-only`: the one /etc/crontab entry that
+runs `ispa-cert renew --cron` (by this installation's absolute path). The file itself is
+handled by ispa_acmewrap.cron, which changes that one line and nothing else. `cron install`
+is the takeover (takeover.py), which `issue` runs too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import cron as crontab, state as state_store, transaction
-from ..console import Console
+from .. import cron as crontab
 from ..settings import Settings
-from .common import require_root, shortest_lifetime
-from .served import renewal_candidates
+from .common import require_root
 
 
 @dataclass(frozen=True)
@@ -25,73 +18,6 @@ class CronView:
     entries: tuple[crontab.CronEntry, ...]
     status: crontab.CronStatus
     others: tuple[crontab.OtherJob, ...] = ()
-
-
-@dataclass(frozen=True)
-class Takeover:
-    """What `cron install` did besides its own line."""
-
-    change: crontab.CronChange | None  # None: refused, nothing changed
-    left_alone: tuple[str, ...] = ()  # names the old jobs renew that ispa-cert does not (refused)
-    adopted: tuple[str, ...] = ()
-    disabled: tuple[crontab.OtherJob, ...] = ()
-    kept: tuple[crontab.OtherJob, ...] = ()  # other jobs the administrator chose to keep
-    backup: str | None = None  # backup id of the cron files changed by disabling
-
-
-def other_jobs(settings: Settings) -> list[crontab.OtherJob]:
-    paths = settings.paths
-    return crontab.other_jobs(crontab.other_job_files(paths.cron_d_dir, paths.root_crontab))
-
-
-def install(settings: Settings, schedule: str | None, console: Console | None = None,
-            adopt: bool = False, command: str | None = None) -> Takeover:
-    """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind."""
-    require_root()
-    console = console or Console(interactive=False)
-    paths = settings.paths
-    others = other_jobs(settings)
-    legacy = [entry for entry in crontab.read_entries(paths.crontab) if entry.legacy]
-    adopted: list[str] = []
-    if legacy or others:
-        record = state_store.load_state(paths.state_file)
-        _, left = renewal_candidates(settings, record)
-        names = tuple(entry.name for entry in left)
-        if names and not _adopt(console, names, adopt):
-            return Takeover(None, left_alone=names)
-        if names:
-            state_store.save_state(paths.state_file, state_store.with_adopted(record, names))
-            adopted = list(names)
-    change = crontab.install(paths.crontab, command or crontab.default_command(settings.paths), schedule,
-                             shortest_lifetime(settings))
-    return _disable_others(settings, console, Takeover(change, adopted=tuple(adopted)), others)
-
-
-def _adopt(console: Console, names: tuple[str, ...], adopt: bool) -> bool:
-    if adopt:
-        return True
-    if not console.interactive or console.assume_yes:
-        return False
-    console.say(f"The old renewal job also renews {', '.join(names)}: no interface uses "
-                f"{'them' if len(names) > 1 else 'it'} and Apache does not serve {'them' if len(names) > 1 else 'it'}.")
-    return console.confirm("Let ispa-cert renew them too (otherwise the old job stays)?", default=False)
-
-
-def _disable_others(settings: Settings, console: Console, takeover: Takeover,
-                    others: list[crontab.OtherJob]) -> Takeover:
-    if not others:
-        return takeover
-    for job in others:
-        console.say(f"Another acme.sh renewal job: {job.file} line {job.line_number}: {job.text}")
-    ask = console.interactive or console.assume_yes
-    them = "them" if len(others) > 1 else "it"
-    if not (ask and console.confirm(f"Disable {them} (commented out, a backup is kept)? Two renewals on one "
-                                    "acme.sh home may run at once otherwise.", default=True)):
-        return Takeover(takeover.change, takeover.left_alone, takeover.adopted, kept=tuple(others))
-    backup = transaction.create_backup(settings.paths, "disable other acme.sh renewal jobs",
-                                       files=sorted({job.file for job in others}))
-    crontab.disable_jobs(others)
-    return Takeover(takeover.change, takeover.left_alone, takeover.adopted, tuple(others), backup=backup.id)
 
 
 def update(settings: Settings) -> crontab.CronChange:
@@ -108,4 +34,4 @@ def remove(settings: Settings, legacy: bool) -> crontab.CronChange:
 def show(settings: Settings) -> CronView:
     path = settings.paths.crontab
     return CronView(tuple(crontab.read_entries(path)),
-                    crontab.entry_status(path, crontab.default_command(settings.paths)), tuple(other_jobs(settings)))
+                    crontab.entry_status(path, crontab.default_command(settings.paths)), tuple(crontab.other_renewal_jobs(settings.paths)))

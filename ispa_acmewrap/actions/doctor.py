@@ -25,7 +25,7 @@ from ..names import normalize_name
 from ..settings import Settings
 from ..state import State, blocked_until, failures_in_last_hour, load_state
 from .common import addresses_found, now, probe_dns, probe_self_test
-from .install import script_version
+from .acme_home import script_version
 from .served import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)
@@ -191,8 +191,7 @@ def _cron(settings: Settings, rows: list[CertificateRow]) -> Finding:
 
 
 def _other_cron_jobs(settings: Settings) -> Finding:
-    paths = settings.paths
-    jobs = cron.other_jobs(cron.other_job_files(paths.cron_d_dir, paths.root_crontab))
+    jobs = cron.other_renewal_jobs(settings.paths)
     return health.other_cron_jobs_finding([f"{job.file} line {job.line_number}" for job in jobs])
 
 

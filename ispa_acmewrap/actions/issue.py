@@ -27,8 +27,8 @@ from .common import (RATE_LIMIT_RULE, addresses_found, failure_outcome, guard_ra
                      probe_self_test, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
                      require_apache, require_apache_config, require_root, run_acme_apache)
 from .served import installed_certificate
-from . import cron as cron_action
-from .install import ensure_installed
+from .takeover import install as take_over
+from .acme_home import ensure_installed
 
 log = logging.getLogger(__name__)
 
@@ -291,34 +291,25 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     if without:
         console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
         create_temp = console.confirm("Create a temporary configuration (temp_isp.conf) for them?", default=True)
-    current_include = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
-    include_text = prepared_include(paths, current_include)
-    missing = missing_modules(settings, include_text)
-    if not (add_include or remove_leftover or create_temp or missing or include_text != current_include):
+    include = editor.challenge_include_edit(paths, editor.current_include(paths))
+    missing = missing_modules(settings, include.after)
+    if not (add_include or remove_leftover or create_temp or missing or include.changed):
         return False, None
     console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
-    show_edits(console, [FileEdit(paths.vhost_include, current_include, include_text,
-                                  foreign=bool(editor.outside_block(current_include).strip()))])
+    show_edits(console, [include])
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     unchanged = lambda: verify.require_unchanged(before, set(without), settle=True)  # noqa: E731
     with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges", verify=unchanged) as backup:
         if add_include:
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
         enable_modules(settings, missing)
-        if include_text != current_include:
-            atomic_write(paths.vhost_include, include_text.encode(errors="surrogateescape"))
+        if include.changed:
+            atomic_write(paths.vhost_include, include.after.encode(errors="surrogateescape"))
         _remove_temp_site(settings)
         if create_temp:
             atomic_write(paths.temp_site, apache.render_temp_site(paths, without, settings.http_port))
             runner.run(apache.enable_site_command("temp_isp"), env=apache.environment(paths))
     return create_temp, backup
-
-
-def prepared_include(paths, current: str) -> str:
-    """The include with ispa-cert's block holding the challenge Alias; what it serves today is kept."""
-    if editor.block_of(current) is not None:
-        return current
-    return editor.with_block(current, apache.render_include(paths, [], 443))
 
 
 def undo_prepare(settings: Settings, console: Console, backup: transaction.Backup) -> str:
@@ -374,15 +365,10 @@ def planned_edits(settings: Settings, plans: dict[str, plan.NamePlan], redirect:
                   policy: tls.TlsPolicy = tls.TlsPolicy()) -> list[FileEdit]:
     """Every file the install changes: the include (ispa-cert's block) and the admin's SSL vhosts."""
     paths = settings.paths
-    current = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
-    block = editor.block_of(current) or ""
-    keep_redirect = apache.redirects_to_https(block)
     sites = [found.site for found in plans.values() if found.site is not None]
-    rendered = apache.render_include(paths, sites, settings.https_port,
-                                     redirect=keep_redirect if redirect is None else redirect,
-                                     http_port=settings.http_port, policy=policy)
-    edits = {paths.vhost_include.resolve(): FileEdit(paths.vhost_include, current, editor.with_block(current, rendered),
-                                                     foreign=bool(editor.outside_block(current).strip()))}
+    edits = {paths.vhost_include.resolve(): editor.include_edit(paths, editor.current_include(paths), sites,
+                                                                settings.https_port, settings.http_port, redirect,
+                                                                policy)}
     replacements: dict[Path, list[editor.Replacement]] = {}
     for found in plans.values():
         live = paths.live(found.name)
@@ -423,8 +409,7 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
         runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True), env=acme.environment(paths))
         live.key.chmod(0o600)
     text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
-    current = conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
-    missing = missing_modules(settings, current if text is None else text, "ssl")
+    missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
     if (not edits and not missing and not paths.temp_site.exists()
             and all(verify.check(settings, name).matches for name in names)):
         console.say("Apache already serves these certificates; its configuration is unchanged.")
@@ -478,8 +463,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     record = state_store.load_state(paths.state_file)
     chosen = choose_names(options, record, console)
     require_apache(settings)
-    include = paths.vhost_include.read_text() if paths.vhost_include.exists() else ""
-    policy = choose_tls(options, record, apache.redirects_to_https(include))
+    policy = choose_tls(options, record, apache.redirects_to_https(editor.current_include(paths)))
     check_profile(settings, options.profile)
     names = list(chosen.values())
     hosts = apache_model(settings)
@@ -548,7 +532,7 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
         remove_temp_site(settings, console, hosts, names)
     record = renewal_windows(settings, record, ready)
     if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
-        takeover = cron_action.install(settings, None, console,
+        takeover = take_over(settings, None, console,
                                        command=options.cron_command or cron.default_command(settings.paths))
         result.cron_change = takeover.change
         if takeover.change is None:

@@ -34,7 +34,7 @@ from ..settings import Settings
 from ..state import IssuanceKind, State
 from . import issue
 from .common import now, require_root
-from .install import install_acme, vendored_script
+from .acme_home import install_acme, vendored_script
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from ..errors import CommandFailed, OperationFailed, PreconditionMissing
 from ..console import Console
 from ..settings import Settings
 from .common import require_root
-from .install import install_acme, script_version, vendored_script
+from .acme_home import install_acme, script_version, vendored_script
 
 NOT_INSTALLED = "not installed"
 UNKNOWN = "unknown"

@@ -15,8 +15,10 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tls
+from ..paths import Paths
 from . import conf
-from .render import BLOCK_BEGIN, BLOCK_END, INCLUDE_HEADER
+from .render import BLOCK_BEGIN, BLOCK_END, INCLUDE_HEADER, SslSite, redirects_to_https, render_include
 
 CERTIFICATE_KEYWORDS = ("sslcertificatefile", "sslcertificatekeyfile", "sslcertificatechainfile")
 
@@ -101,6 +103,29 @@ def outside_block(text: str) -> str:
         return ""
     start, end = _block_span(text)
     return text if start is None else text[:start] + text[end:]
+
+
+def current_include(paths: Paths) -> str:
+    """The generated include as it is now ("" before the first run)."""
+    return conf.read(paths.vhost_include) if paths.vhost_include.exists() else ""
+
+
+def include_edit(paths: Paths, current: str, sites: list[SslSite], https_port: int, http_port: int,
+                 redirect: bool | None, policy: tls.TlsPolicy) -> FileEdit:
+    """The include with ispa-cert's block serving `sites` (render_include); `redirect` None keeps
+    what the block does now. Lines outside the block stay as they are."""
+    keep_redirect = redirects_to_https(block_of(current) or "")
+    rendered = render_include(paths, sites, https_port, redirect=keep_redirect if redirect is None else redirect,
+                              http_port=http_port, policy=policy)
+    return FileEdit(paths.vhost_include, current, with_block(current, rendered),
+                    foreign=bool(outside_block(current).strip()))
+
+
+def challenge_include_edit(paths: Paths, current: str) -> FileEdit:
+    """The include ready for HTTP-01 challenges: ispa-cert's block with the challenge Alias.
+    A block that is there already is kept as it is (it holds the Alias and what it serves today)."""
+    after = current if block_of(current) is not None else with_block(current, render_include(paths, [], 443))
+    return FileEdit(paths.vhost_include, current, after, foreign=bool(outside_block(current).strip()))
 
 
 def block_of(text: str) -> str | None:

@@ -1,4 +1,8 @@
-"""`ispa-cert install`: acme.sh from vendor/ into the acme home, without network."""
+"""acme.sh in its home: installed from vendor/ without network, and the version a script reports.
+
+`ispa-cert install` is install_acme alone; issue (ensure_installed), repair and upgrade
+(install_acme) and doctor (script_version) share the rest.
+"""
 
 from __future__ import annotations
 

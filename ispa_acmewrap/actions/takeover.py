@@ -1,0 +1,80 @@
+"""`ispa-cert cron install` (and the end of `issue`): our crontab entry in place of the old renewal jobs.
+
+Taking over never abandons a renewal: the guide's `--renewAll` line (and acme.sh's own
+`--cron` jobs in /etc/cron.d/ or root's crontab) renew every certificate acme.sh holds in the
+certificate home. They are replaced only when ispa-cert renews each of those too; a
+certificate no interface uses and Apache does not serve is adopted (`--adopt`, or the
+administrator's yes) or the takeover is refused, naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import cron as crontab, state as state_store, transaction
+from ..console import Console
+from ..settings import Settings
+from .common import require_root, shortest_lifetime
+from .served import renewal_candidates
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What `cron install` did besides its own line."""
+
+    change: crontab.CronChange | None  # None: refused, nothing changed
+    left_alone: tuple[str, ...] = ()  # names the old jobs renew that ispa-cert does not (refused)
+    adopted: tuple[str, ...] = ()
+    disabled: tuple[crontab.OtherJob, ...] = ()
+    kept: tuple[crontab.OtherJob, ...] = ()  # other jobs the administrator chose to keep
+    backup: str | None = None  # backup id of the cron files changed by disabling
+
+
+def install(settings: Settings, schedule: str | None, console: Console | None = None,
+            adopt: bool = False, command: str | None = None) -> Takeover:
+    """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind."""
+    require_root()
+    console = console or Console(interactive=False)
+    paths = settings.paths
+    others = crontab.other_renewal_jobs(paths)
+    legacy = [entry for entry in crontab.read_entries(paths.crontab) if entry.legacy]
+    adopted: list[str] = []
+    if legacy or others:
+        record = state_store.load_state(paths.state_file)
+        _, left = renewal_candidates(settings, record)
+        names = tuple(entry.name for entry in left)
+        if names and not _adopt(console, names, adopt):
+            return Takeover(None, left_alone=names)
+        if names:
+            state_store.save_state(paths.state_file, state_store.with_adopted(record, names))
+            adopted = list(names)
+    change = crontab.install(paths.crontab, command or crontab.default_command(settings.paths), schedule,
+                             shortest_lifetime(settings))
+    return _disable_others(settings, console, Takeover(change, adopted=tuple(adopted)), others)
+
+
+def _adopt(console: Console, names: tuple[str, ...], adopt: bool) -> bool:
+    if adopt:
+        return True
+    if not console.interactive or console.assume_yes:
+        return False
+    console.say(f"The old renewal job also renews {', '.join(names)}: no interface uses "
+                f"{'them' if len(names) > 1 else 'it'} and Apache does not serve {'them' if len(names) > 1 else 'it'}.")
+    return console.confirm("Let ispa-cert renew them too (otherwise the old job stays)?", default=False)
+
+
+def _disable_others(settings: Settings, console: Console, takeover: Takeover,
+                    others: list[crontab.OtherJob]) -> Takeover:
+    if not others:
+        return takeover
+    for job in others:
+        console.say(f"Another acme.sh renewal job: {job.file} line {job.line_number}: {job.text}")
+    ask = console.interactive or console.assume_yes
+    them = "them" if len(others) > 1 else "it"
+    if not (ask and console.confirm(f"Disable {them} (commented out, a backup is kept)? Two renewals on one "
+                                    "acme.sh home may run at once otherwise.", default=True)):
+        return Takeover(takeover.change, takeover.left_alone, takeover.adopted, kept=tuple(others))
+    backup = transaction.create_backup(settings.paths, "disable other acme.sh renewal jobs",
+                                       files=sorted({job.file for job in others}))
+    crontab.disable_jobs(others)
+    return Takeover(takeover.change, takeover.left_alone, takeover.adopted, tuple(others), backup=backup.id)
