@@ -129,12 +129,6 @@ def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None =
             *(["--cert-profile", profile] if profile else [])]
 
 
-def register_account_command(paths: Paths, server: str, ca_bundle: Path | None = None,
-                             email: str | None = None) -> list[str]:
-    return [str(paths.acme_script), "--register-account", *_homes(paths), *_ca(server, ca_bundle),
-            *_logging(paths), *(["--accountemail", email] if email else [])]
-
-
 def reload_command(paths: Paths) -> str:
     """The shell line acme.sh runs after installing or renewing a certificate."""
     return f"APACHE_CONFDIR={shlex.quote(str(paths.apache_confdir))} apache2ctl graceful"

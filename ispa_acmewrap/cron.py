@@ -83,10 +83,6 @@ class CronChange:
     previous: str | None
     note: str | None = None
 
-    @property
-    def changed(self) -> bool:
-        return self.action not in ("unchanged", "absent", "skipped")
-
 
 @dataclass(frozen=True)
 class CronStatus:

@@ -106,7 +106,7 @@ def check_names(
     *,
     server_addresses: set[str],
     nameserver: str | None = None,
-    timeout: float = 5.0,
+    timeout: float,
 ) -> list[NameFinding]:
     """Look up every name in parallel and judge it; the whole check takes about `timeout`."""
     names = list(names)
@@ -210,7 +210,7 @@ def parent_domains(name: str) -> list[str]:
 
 # --- verdicts (pure) ----------------------------------------------------------------
 
-def judge(name: str, lookups: NameLookups, server_addresses: set[str], timeout: float = 5.0) -> NameFinding:
+def judge(name: str, lookups: NameLookups, server_addresses: set[str], timeout: float) -> NameFinding:
     """The verdict and an admin-readable message for one name, from its lookups."""
     verdict, message = _verdict(name, lookups, _normalised(server_addresses), timeout)
     chain = lookups.a.chain or lookups.aaaa.chain

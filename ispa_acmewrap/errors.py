@@ -6,7 +6,6 @@ Only cli.py catches IspaError: it prints `error:` and `hint:` and exits with `ex
 from __future__ import annotations
 
 # Exit codes (README "Exit codes"). doctor uses the monitoring-plugin codes instead.
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PRECONDITION = 3

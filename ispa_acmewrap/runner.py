@@ -42,10 +42,6 @@ class Result:
     returncode: int
     output: str
 
-    @property
-    def lines(self) -> list[str]:
-        return self.output.splitlines()
-
 
 def run(
     argv: Iterable[str],

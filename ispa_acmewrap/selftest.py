@@ -103,7 +103,7 @@ def self_test(
     challenge_dir: Path,
     http_port: int = 80,
     https_port: int = 443,
-    timeout: float = 5.0,
+    timeout: float,
     nameserver: str | None = None,
 ) -> list[SelfTestResult]:
     """Self-test every name (in parallel); results in the order of the names.

@@ -50,10 +50,6 @@ class Settings:
     server_ips: tuple[str, ...] = field(default_factory=tuple)
     ca_timeout: float = DEFAULT_CA_TIMEOUT
 
-    @property
-    def uses_letsencrypt(self) -> bool:
-        return self.acme_server in (LETSENCRYPT, LETSENCRYPT_DIRECTORY)
-
 
 def _port_from_env(variable: str, default: int) -> int:
     raw = os.environ.get(variable)

@@ -41,8 +41,6 @@ class IssueOptions:
     skip_dns_check: bool = False
     ignore_self_test: bool = False
     force: bool = False
-    install_cron: bool = True
-    cron_command: str | None = None
     issuance_kind: IssuanceKind = IssuanceKind.ISSUE  # REISSUE when repair issues again
     redirect: bool | None = None  # None: keep what the generated include does now
     profile: str | None = None  # the CA's certificate profile (None: the one remembered, else the CA's default)
@@ -203,7 +201,7 @@ def apache_model(settings: Settings) -> list[VirtualHost]:
 
 def _refuse_unless_valid(result: runner.Result) -> None:
     if result.returncode != 0:
-        said = "\n".join(line for line in result.lines if line.strip())[-1500:]
+        said = "\n".join(line for line in result.output.splitlines() if line.strip())[-1500:]
         raise plan.ApacheRefusal(f"with mod_ssl on, Apache would refuse its configuration:\n{said}",
                                  hint="fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
                                       "vhost), check with `apache2ctl configtest`, then run again")
@@ -531,9 +529,8 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
     elif temp_created:
         remove_temp_site(settings, console, hosts, names)
     record = renewal_windows(settings, record, ready)
-    if result.installed and options.install_cron:  # declining the install keeps today's renewal as it is
-        takeover = take_over(settings, None, console,
-                                       command=options.cron_command or cron.default_command(settings.paths))
+    if result.installed:  # declining the install keeps today's renewal as it is
+        takeover = take_over(settings, None, console)
         result.cron_change = takeover.change
         if takeover.change is None:
             console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "

@@ -31,7 +31,7 @@ class Takeover:
 
 
 def install(settings: Settings, schedule: str | None, console: Console | None = None,
-            adopt: bool = False, command: str | None = None) -> Takeover:
+            adopt: bool = False) -> Takeover:
     """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind."""
     require_root()
     console = console or Console(interactive=False)
@@ -48,7 +48,7 @@ def install(settings: Settings, schedule: str | None, console: Console | None = 
         if names:
             state_store.save_state(paths.state_file, state_store.with_adopted(record, names))
             adopted = list(names)
-    change = crontab.install(paths.crontab, command or crontab.default_command(settings.paths), schedule,
+    change = crontab.install(paths.crontab, crontab.default_command(settings.paths), schedule,
                              shortest_lifetime(settings))
     return _disable_others(settings, console, Takeover(change, adopted=tuple(adopted)), others)
 

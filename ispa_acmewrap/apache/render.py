@@ -52,10 +52,6 @@ def enable_site_command(site: str) -> list[str]:
     return ["a2ensite", "-q", site]
 
 
-def disable_site_command(site: str) -> list[str]:
-    return ["a2dissite", "-q", site]
-
-
 # acme.sh --apache appends this block to the main config and is meant to remove it again.
 _ACME_ALIAS_BLOCK = re.compile(
     r"\nAlias /\.well-known/acme-challenge  (?P<dir>\S+)\n\n<Directory (?P=dir) >\n"
@@ -198,10 +194,6 @@ def with_include(site_text: str, paths: Paths) -> str:
 
 def module_enabled(paths: Paths, module: str) -> bool:
     return (paths.mods_enabled / f"{module}.load").exists()
-
-
-def site_enabled(paths: Paths, site: str) -> bool:
-    return (paths.sites_enabled / f"{site}.conf").exists()
 
 
 def parse_pid_file(output: str) -> Path | None:

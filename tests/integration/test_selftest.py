@@ -208,7 +208,7 @@ def test_untraversable_parent_is_forbidden(apache, challenge_alias):
 
 
 def test_name_without_address(tmp_path):
-    [result] = self_test({"admin.example.cz": []}, challenge_dir=tmp_path / "challenge")
+    [result] = self_test({"admin.example.cz": []}, challenge_dir=tmp_path / "challenge", timeout=3.0)
     assert result.verdict is SelfTestVerdict.NO_ADDRESS and result.address is None
 
 
@@ -219,7 +219,7 @@ def test_token_removed_even_when_the_fetch_crashes(tmp_path, monkeypatch):
     monkeypatch.setattr(selftest, "_follow", crash)
     challenge_dir = tmp_path / "challenge"
     with pytest.raises(RuntimeError):
-        self_test({"admin.example.cz": [LOOPBACK]}, challenge_dir=challenge_dir)
+        self_test({"admin.example.cz": [LOOPBACK]}, challenge_dir=challenge_dir, timeout=3.0)
     assert list(challenge_dir.iterdir()) == []
 
 

@@ -39,50 +39,50 @@ def lookups(a=(), aaaa=(), caa=(), caa_domain=None, chain=(), a_fault=None, aaaa
 # --- verdicts ----------------------------------------------------------------------
 
 def test_a_record_of_this_server_is_ok():
-    finding = judge(NAME, lookups(a=["198.51.100.4"]), OURS)
+    finding = judge(NAME, lookups(a=["198.51.100.4"]), OURS, timeout=4)
     assert finding.verdict is Verdict.OK and finding.ok
     assert finding.a == ("198.51.100.4",)
     assert "198.51.100.4" in finding.message
 
 
 def test_a_record_elsewhere_says_where_and_what_it_should_be():
-    finding = judge(NAME, lookups(a=["203.0.113.9"]), OURS)
+    finding = judge(NAME, lookups(a=["203.0.113.9"]), OURS, timeout=4)
     assert finding.verdict is Verdict.ELSEWHERE and not finding.ok
     assert finding.message == ("points to 203.0.113.9, but this server is 198.51.100.4: "
                                "change the A record at your DNS provider")
 
 
 def test_one_foreign_a_among_several_is_elsewhere():
-    finding = judge(NAME, lookups(a=["198.51.100.4", "203.0.113.9"]), OURS)
+    finding = judge(NAME, lookups(a=["198.51.100.4", "203.0.113.9"]), OURS, timeout=4)
     assert finding.verdict is Verdict.ELSEWHERE
     assert "points to 203.0.113.9," in finding.message
 
 
 def test_unknown_server_address_points_to_server_ip_option():
-    finding = judge(NAME, lookups(a=["203.0.113.9"]), set())
+    finding = judge(NAME, lookups(a=["203.0.113.9"]), set(), timeout=4)
     assert finding.verdict is Verdict.ELSEWHERE
     assert "--server-ip" in finding.message
 
 
 def test_only_a_matching_aaaa_is_ok_and_ipv6_is_compared_as_addresses():
-    finding = judge(NAME, lookups(aaaa=["2001:db8:0:0::5"]), {"2001:DB8::5"})
+    finding = judge(NAME, lookups(aaaa=["2001:db8:0:0::5"]), {"2001:DB8::5"}, timeout=4)
     assert finding.verdict is Verdict.OK
 
 
 def test_only_a_foreign_aaaa_is_elsewhere():
-    finding = judge(NAME, lookups(aaaa=["2001:db8::1"]), OURS)
+    finding = judge(NAME, lookups(aaaa=["2001:db8::1"]), OURS, timeout=4)
     assert finding.verdict is Verdict.ELSEWHERE
     assert "change the AAAA record" in finding.message
 
 
 def test_foreign_aaaa_beside_a_right_a_is_aaaa_elsewhere():
-    finding = judge(NAME, lookups(a=["198.51.100.4"], aaaa=["2001:db8::1"]), OURS)
+    finding = judge(NAME, lookups(a=["198.51.100.4"], aaaa=["2001:db8::1"]), OURS, timeout=4)
     assert finding.verdict is Verdict.AAAA_ELSEWHERE and not finding.ok
     assert "2001:db8::1" in finding.message and "IPv6" in finding.message
 
 
 def test_no_address_says_what_to_add():
-    finding = judge(NAME, lookups(), OURS)
+    finding = judge(NAME, lookups(), OURS, timeout=4)
     assert finding.verdict is Verdict.NO_ADDRESS
     assert "no A or AAAA record" in finding.message and "198.51.100.4" in finding.message
 
@@ -99,13 +99,13 @@ def test_each_lookup_fault_has_its_own_message(fault, words):
 
 
 def test_caa_fault_counts_and_names_the_domain():
-    finding = judge(NAME, lookups(a=["198.51.100.4"], caa_fault=Verdict.SERVFAIL, caa_domain="example.cz"), OURS)
+    finding = judge(NAME, lookups(a=["198.51.100.4"], caa_fault=Verdict.SERVFAIL, caa_domain="example.cz"), OURS, timeout=4)
     assert finding.verdict is Verdict.SERVFAIL
     assert "CAA query of example.cz" in finding.message
 
 
 def test_caa_forbidding_letsencrypt_names_the_record_and_where_it_is():
-    finding = judge(NAME, lookups(a=["198.51.100.4"], caa=['0 issue "sectigo.com"'], caa_domain="example.cz"), OURS)
+    finding = judge(NAME, lookups(a=["198.51.100.4"], caa=['0 issue "sectigo.com"'], caa_domain="example.cz"), OURS, timeout=4)
     assert finding.verdict is Verdict.CAA_FORBIDS
     assert finding.caa == ('0 issue "sectigo.com"',) and finding.caa_domain == "example.cz"
     assert 'example.cz (0 issue "sectigo.com")' in finding.message and "letsencrypt.org" in finding.message
@@ -113,15 +113,15 @@ def test_caa_forbidding_letsencrypt_names_the_record_and_where_it_is():
 
 def test_precedence_fault_then_no_address_then_caa_then_elsewhere_then_aaaa():
     forbidding = ['0 issue "sectigo.com"']
-    assert judge(NAME, lookups(a_fault=Verdict.TIMEOUT, caa=forbidding), OURS).verdict is Verdict.TIMEOUT
-    assert judge(NAME, lookups(caa=forbidding), OURS).verdict is Verdict.NO_ADDRESS
+    assert judge(NAME, lookups(a_fault=Verdict.TIMEOUT, caa=forbidding), OURS, timeout=4).verdict is Verdict.TIMEOUT
+    assert judge(NAME, lookups(caa=forbidding), OURS, timeout=4).verdict is Verdict.NO_ADDRESS
     everything_wrong = lookups(a=["203.0.113.9"], aaaa=["2001:db8::1"], caa=forbidding, caa_domain="example.cz")
-    assert judge(NAME, everything_wrong, OURS).verdict is Verdict.CAA_FORBIDS
-    assert judge(NAME, lookups(a=["203.0.113.9"], aaaa=["2001:db8::1"]), OURS).verdict is Verdict.ELSEWHERE
+    assert judge(NAME, everything_wrong, OURS, timeout=4).verdict is Verdict.CAA_FORBIDS
+    assert judge(NAME, lookups(a=["203.0.113.9"], aaaa=["2001:db8::1"]), OURS, timeout=4).verdict is Verdict.ELSEWHERE
 
 
 def test_cname_chain_is_reported():
-    finding = judge("www.example.cz", lookups(a=["198.51.100.4"], chain=["web.example.net"]), OURS)
+    finding = judge("www.example.cz", lookups(a=["198.51.100.4"], chain=["web.example.net"]), OURS, timeout=4)
     assert finding.cname_chain == ("web.example.net",)
 
 
@@ -210,27 +210,27 @@ class StubResolver:
 def test_nxdomain_from_the_resolver_is_the_nxdomain_verdict():
     stub = StubResolver({(n, t): dns.resolver.NXDOMAIN() for n in ["gone.example.cz"] for t in ("A", "AAAA", "CAA")})
     result = lookup_names(["gone.example.cz"], stub, timeout=2)
-    finding = judge("gone.example.cz", result["gone.example.cz"], OURS)
+    finding = judge("gone.example.cz", result["gone.example.cz"], OURS, timeout=4)
     assert finding.verdict is Verdict.NXDOMAIN
 
 
 def test_empty_answers_are_no_address():
     result = lookup_names(["empty.example.cz"], StubResolver({}), timeout=2)
-    assert judge("empty.example.cz", result["empty.example.cz"], OURS).verdict is Verdict.NO_ADDRESS
+    assert judge("empty.example.cz", result["empty.example.cz"], OURS, timeout=4).verdict is Verdict.NO_ADDRESS
 
 
 def test_refused_arrives_as_no_nameservers_and_is_reported():
     request = dns.message.make_query("refused.example.cz", "A")
     refused = dns.resolver.NoNameservers(request=request, errors=[("192.0.2.53", False, 53, "REFUSED", None)])
     stub = StubResolver({("refused.example.cz", "A"): refused})
-    finding = judge("refused.example.cz", lookup_names(["refused.example.cz"], stub, 2)["refused.example.cz"], OURS)
+    finding = judge("refused.example.cz", lookup_names(["refused.example.cz"], stub, 2)["refused.example.cz"], OURS, timeout=4)
     assert finding.verdict is Verdict.SERVFAIL and "REFUSED" in finding.message
 
 
 def test_timeout_from_the_resolver_is_the_timeout_verdict():
     stub = StubResolver({("slow.example.cz", "AAAA"): dns.resolver.LifetimeTimeout(timeout=2.0, errors=[]),
                          ("slow.example.cz", "A"): answer("slow.example.cz", "A", "198.51.100.4")})
-    finding = judge("slow.example.cz", lookup_names(["slow.example.cz"], stub, 2)["slow.example.cz"], OURS)
+    finding = judge("slow.example.cz", lookup_names(["slow.example.cz"], stub, 2)["slow.example.cz"], OURS, timeout=4)
     assert finding.verdict is Verdict.TIMEOUT and "AAAA" in finding.message
 
 
@@ -240,7 +240,7 @@ def test_caa_climbs_to_the_first_non_empty_set_past_nxdomain_parents():
         ("b.example.cz", "CAA"): dns.resolver.NXDOMAIN(),
         ("example.cz", "CAA"): answer("example.cz", "CAA", '0 issue "sectigo.com"'),
     })
-    finding = judge("a.b.example.cz", lookup_names(["a.b.example.cz"], stub, 2)["a.b.example.cz"], OURS)
+    finding = judge("a.b.example.cz", lookup_names(["a.b.example.cz"], stub, 2)["a.b.example.cz"], OURS, timeout=4)
     assert finding.verdict is Verdict.CAA_FORBIDS
     assert finding.caa_domain == "example.cz"
     assert ("cz", "CAA") not in stub.asked
@@ -249,6 +249,6 @@ def test_caa_climbs_to_the_first_non_empty_set_past_nxdomain_parents():
 def test_cname_chain_is_taken_from_the_response():
     stub = StubResolver({("www.example.cz", "A"): answer("www.example.cz", "A", "198.51.100.4",
                                                           cname_to="web.example.net")})
-    finding = judge("www.example.cz", lookup_names(["www.example.cz"], stub, 2)["www.example.cz"], OURS)
+    finding = judge("www.example.cz", lookup_names(["www.example.cz"], stub, 2)["www.example.cz"], OURS, timeout=4)
     assert finding.verdict is Verdict.OK
     assert finding.cname_chain == ("web.example.net",) and finding.a == ("198.51.100.4",)
