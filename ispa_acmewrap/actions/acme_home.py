@@ -53,6 +53,9 @@ def script_version(script: Path) -> Version | None:
 
 
 def install_acme(settings: Settings, console: Console, email: str | None = None) -> Version | None:
+    """acme.sh from vendor/ into the acme home (`ispa-cert install`; no network); the account and
+    certificates there are kept. Returns the version now installed (None: unknown). Raises
+    PreconditionMissing when the vendored script is missing, CommandFailed when its installer fails."""
     script = vendored_script(settings)
     prepare_directories(settings)
     console.step(f"Installing acme.sh into {settings.paths.acme_home}")
@@ -64,6 +67,7 @@ def install_acme(settings: Settings, console: Console, email: str | None = None)
 
 
 def ensure_installed(settings: Settings, console: Console, email: str | None = None) -> None:
+    """The homes acme.sh needs, and acme.sh itself when it is not installed yet (install_acme)."""
     prepare_directories(settings)
     if not settings.paths.acme_script.exists():
         install_acme(settings, console, email)

@@ -21,17 +21,21 @@ class CronView:
 
 
 def update(settings: Settings) -> crontab.CronChange:
-    """Only bring an existing entry to this installation's command (`make install` runs it)."""
+    """Only bring an existing entry to this installation's command (`make install` runs it).
+    Returns the change (skipped when there is no entry); raises PreconditionMissing when not root."""
     require_root()
     return crontab.update(settings.paths.crontab, crontab.default_command(settings.paths))
 
 
 def remove(settings: Settings, legacy: bool) -> crontab.CronChange:
+    """Remove ispa-cert's entry (and with `legacy` the guide's acme.sh line). Returns the change;
+    raises PreconditionMissing when not root."""
     require_root()
     return crontab.remove(settings.paths.crontab, remove_legacy=legacy)
 
 
 def show(settings: Settings) -> CronView:
+    """The crontab entries (ours and the guide's), their status and other acme.sh jobs; reads only."""
     path = settings.paths.crontab
     return CronView(tuple(crontab.read_entries(path)),
                     crontab.entry_status(path, crontab.default_command(settings.paths)), tuple(crontab.other_renewal_jobs(settings.paths)))

@@ -40,6 +40,13 @@ class DoctorOptions:
 
 
 def run(settings: Settings, options: DoctorOptions) -> DoctorReport:
+    """Every check of the guide's troubleshooting list, gathered in parallel; changes nothing.
+
+    Returns the findings, certificate expiries, rate-limit state and the overall severity
+    (the plugin's exit code). A group of checks that cannot gather its facts becomes an
+    UNKNOWN finding instead of raising; only BadInput (a --name that is not a domain name)
+    is raised.
+    """
     moment = now()
     record, state_error = _state(settings)
     names = _selected(known_names(settings, record), [normalize_name(name) for name in options.names], record)

@@ -456,6 +456,16 @@ def remove_temp_site(settings: Settings, console: Console, hosts: list[VirtualHo
 # --- the whole flow ------------------------------------------------------------------------
 
 def run(settings: Settings, console: Console, options: IssueOptions) -> IssueResult:
+    """The guided flow: names, DNS, Apache prepared for challenges, self-test, acme.sh per name,
+    install into Apache (backup, configtest, reload, verify), cron takeover.
+
+    Returns each name's Outcome (and certificate), whether Apache was changed, the cron change.
+    A name that failed is in the result, not raised: raise_for_failures turns the result into
+    the exit status. Raises BadInput (bad names or options; nothing changed), PreconditionMissing
+    (not root, no Apache, DNS refused, a question declined), RateLimited (a name the CA would
+    refuse now; nothing changed), OperationFailed/RollbackFailed from the Apache transaction.
+    A run that fails or is interrupted before the install puts the challenge preparation back.
+    """
     require_root()
     paths = settings.paths
     record = state_store.load_state(paths.state_file)

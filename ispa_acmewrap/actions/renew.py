@@ -182,6 +182,14 @@ def check_served(settings: Settings, entries: list[NameCertificate]) -> str:
 
 
 def run(settings: Settings, console: Console, options: RenewOptions) -> RenewResult:
+    """Renew every certificate ispa-cert renews that is due (all with --force), one by one.
+
+    Returns each name's Outcome with the installed certificate and its next renewal, and why
+    Apache does not serve a renewed certificate, if it does not; a successful run is recorded
+    as the last renewal. Failed names are in the result (raise_for_failures gives the exit
+    status). Raises PreconditionMissing (not root, acme.sh missing, Apache rejects its
+    configuration) and OperationFailed (the CA does not answer within ISPA_CA_TIMEOUT).
+    """
     require_root()
     record = state_store.load_state(settings.paths.state_file)
     if not options.force:

@@ -248,6 +248,17 @@ def _confirm(console: Console, directories: list[Path], options: RepairOptions) 
 
 
 def run(settings: Settings, console: Console, options: RepairOptions) -> RepairResult:
+    """The guide's reinstall of acme.sh, made safe: archive the acme.sh homes, install from
+    vendor/, put the ACME account back (or not, --new-account), clean root's shell files, and
+    with --reissue issue again for the names on record (the issue flow).
+
+    Returns what was archived and removed, the version installed, what became of the account,
+    and the issue result (None without --reissue); cancelled when the administrator said no
+    (nothing changed). Raises PreconditionMissing (not root, no vendored acme.sh, no names on
+    record for --reissue), RateLimited (--reissue beyond the CA's weekly certificates; nothing
+    changed); an error after the removal is raised again with a hint naming the archive that
+    puts the directories back.
+    """
     require_root()
     paths = settings.paths
     vendored_script(settings)

@@ -32,7 +32,11 @@ class Takeover:
 
 def install(settings: Settings, schedule: str | None, console: Console | None = None,
             adopt: bool = False) -> Takeover:
-    """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind."""
+    """Our entry in place of the old renewal jobs, when no certificate they renew would be left behind.
+
+    Returns the crontab change, what was adopted and which other jobs were disabled (backed up)
+    or kept; `change` None when the takeover was refused (nothing changed, `left_alone` names
+    why). Raises PreconditionMissing when not root, BadInput for a bad `schedule`."""
     require_root()
     console = console or Console(interactive=False)
     paths = settings.paths

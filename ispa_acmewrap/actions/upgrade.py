@@ -63,6 +63,11 @@ def _vendored_version(settings: Settings) -> Version:
 
 
 def run(settings: Settings, console: Console) -> UpgradeResult:
+    """Install the vendored acme.sh when it is newer than the installed one (or none is installed).
+
+    Returns what was done (installed, upgraded, current, kept-newer, kept-unknown) with the
+    versions. Raises PreconditionMissing (not root, the vendored acme.sh missing).
+    """
     require_root()
     vendored = _vendored_version(settings)
     script = settings.paths.acme_script
@@ -78,7 +83,8 @@ def run(settings: Settings, console: Console) -> UpgradeResult:
 
 
 def run_online(settings: Settings, console: Console) -> UpgradeResult:
-    """acme.sh --upgrade: its development branch from the internet."""
+    """acme.sh --upgrade: its development branch from the internet. Returns the versions before and
+    after; raises PreconditionMissing (not root, none installed), OperationFailed (the upgrade failed)."""
     require_root()
     paths = settings.paths
     if not paths.acme_script.exists():
