@@ -17,10 +17,9 @@ import sys
 from cryptography import x509
 
 from tests.conftest import ispa_cert_executable
+from tests.factories import ADMIN, PORTAL
 from tests.stack import Stack, StackError
 
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
 
 
 def banner(text: str) -> None:

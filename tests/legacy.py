@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ispa_acmewrap.paths import Paths
+from tests.factories import ADMIN, PORTAL
 from tests.stack import PORTAL_DOCROOT, Stack
 
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
 LEGACY_CRON_LINE = ("00 05 * * 7   root  {acme}/acme.sh --apache --renewAll --home {acme} "
                     "--certhome {certs} #letsencrypt renew")
 ADMIN_MARKERS = ("Alias /ispadmin-stats", "Require ip 127.0.0.1", 'Header always set X-Ispadmin "legacy"',

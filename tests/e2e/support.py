@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 from ispa_acmewrap import certs
 from ispa_acmewrap.paths import Paths
-
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
+from tests.factories import ADMIN, PORTAL
 
 
 def issue_both(ispa_cert):

@@ -15,18 +15,15 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ispa_acmewrap import cron, state
 from ispa_acmewrap.paths import Paths
 from tests.conftest import ToolRunner
+from tests.factories import ADMIN, DEALER, PORTAL, write_pem, x509_certificate
 from tests.stack import Stack, make_sandbox
 
 pytestmark = pytest.mark.e2e
 
-ADMIN, PORTAL, DEALER = "admin.ispa.test", "portal.ispa.test", "dealer.ispa.test"
 NAMES = (ADMIN, PORTAL, DEALER)
 LEGACY_LINE = ("00 05 * * 7   root  /data/ispadmin_cert/acme/acme.sh --apache --renewAll --home "
                "/data/ispadmin_cert/acme --certhome /data/ispadmin_cert #letsencrypt renew\n")
@@ -110,15 +107,8 @@ def restored(*files: Path) -> Iterator[None]:
 
 def write_certificate(path: Path, name: str, not_before: datetime, lifetime: timedelta) -> x509.Certificate:
     """A certificate with chosen dates where the live one was (Apache keeps serving the real one)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Aged Test CA")])
-    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(not_before)
-                   .not_valid_after(not_before + lifetime)
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-                   .sign(key, hashes.SHA256()))
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    certificate = x509_certificate(name, issuer="Aged Test CA", not_before=not_before, lifetime=lifetime)
+    write_pem(path, certificate)
     return certificate
 
 

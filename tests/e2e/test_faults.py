@@ -27,12 +27,13 @@ import pytest
 from ispa_acmewrap import state as state_store
 from tests.conftest import ToolRunner, ispa_cert_executable
 from tests.e2e.ca_stub import CAStub, refused_url
-from tests.e2e.support import ADMIN, serial_on_disk, serial_served
+from tests.e2e.support import serial_on_disk, serial_served
+from tests.factories import ADMIN, DEALER
 from tests.stack import Stack, make_sandbox
 
 pytestmark = pytest.mark.e2e
 
-DEALER = "dealer.ispa.test"  # no virtual host serves it: issue makes temp_isp.conf for it
+# DEALER: no virtual host serves it: issue makes temp_isp.conf for it
 ISSUE_ADMIN = ("issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes")
 
 

@@ -12,9 +12,7 @@ from ispa_acmewrap.paths import Paths
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
-DEALER = "dealer.ispa.test"
+from tests.factories import ADMIN, DEALER, PORTAL
 
 
 def issue(ispa_cert, *extra: str):

@@ -9,8 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
+from tests.factories import ADMIN, PORTAL
 
 
 def issue(ispa_cert, *extra: str, env=None):

@@ -15,7 +15,8 @@ import pytest
 
 from ispa_acmewrap import state as state_store
 from tests.conftest import ispa_cert_executable
-from tests.e2e.support import ADMIN, PORTAL, issue_both, serial_on_disk, serial_served
+from tests.e2e.support import issue_both, serial_on_disk, serial_served
+from tests.factories import ADMIN, PORTAL
 
 pytestmark = pytest.mark.e2e
 

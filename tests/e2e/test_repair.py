@@ -14,7 +14,8 @@ import pytest
 
 from ispa_acmewrap import acme, state as state_store
 from tests.conftest import ToolRunner, ispa_cert_executable
-from tests.e2e.support import ADMIN, PORTAL, HttpsWatch, account_keys, issue_both, serial_on_disk, serial_served
+from tests.e2e.support import HttpsWatch, account_keys, issue_both, serial_on_disk, serial_served
+from tests.factories import ADMIN, PORTAL
 
 pytestmark = pytest.mark.e2e
 

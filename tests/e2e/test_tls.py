@@ -24,12 +24,11 @@ import pytest
 
 from ispa_acmewrap import tls
 from tests.conftest import ToolRunner
+from tests.factories import ADMIN, PORTAL
 from tests.stack import ISPADMIN_DOCROOT, LOOPBACK, Stack, make_sandbox
 
 pytestmark = pytest.mark.e2e
 
-ADMIN = "admin.ispa.test"
-PORTAL = "portal.ispa.test"
 # Pebble issues 5-year certificates; Let's Encrypt's are 90 days. Nothing else is excused.
 TEST_CA_FINDINGS = {"maximum_certificate_lifespan"}
 

@@ -9,7 +9,8 @@ import pytest
 
 from ispa_acmewrap.paths import Paths
 from tests.conftest import REPO, ToolRunner
-from tests.e2e.support import ADMIN, account_keys, serial_on_disk, serial_served
+from tests.e2e.support import account_keys, serial_on_disk, serial_served
+from tests.factories import ADMIN
 
 pytestmark = pytest.mark.e2e
 

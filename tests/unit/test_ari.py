@@ -16,8 +16,8 @@ from ispa_acmewrap.outcomes import Outcome
 from ispa_acmewrap.certs import CertificateInfo
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.settings import Settings
+from tests.factories import NAME, certificate_info
 
-NAME = "isp.example.net"
 ISSUED = datetime(2027, 3, 1, 5, 0, tzinfo=timezone.utc)
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 AKI = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
@@ -26,8 +26,7 @@ LIFETIMES = (90, 64, 45, 6)
 
 def certificate(lifetime_days: float, serial: int = 0x87654321, not_before: datetime = ISSUED,
                 aki: bytes | None = AKI) -> CertificateInfo:
-    return CertificateInfo(None, (NAME,), NAME, "R11", serial, not_before, not_before + lifetime_days * DAY,
-                           "ECDSA P-256", "aa", aki)
+    return certificate_info(NAME, not_before=not_before, lifetime=lifetime_days * DAY, serial=serial, aki=aki)
 
 
 def answer(cert: CertificateInfo, start: datetime, end: datetime, explanation: str | None = None,

@@ -7,21 +7,22 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from ispa_acmewrap.certs import CertificateInfo, certificate_from_der, read_certificate, served_certificate
 from ispa_acmewrap.errors import OperationFailed
+from tests.factories import ISSUED, KEY, write_pem, x509_certificate
 
-T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
+T0 = ISSUED
 SECOND = timedelta(seconds=1)
-EC_KEY = ec.generate_private_key(ec.SECP256R1())
+EC_KEY = KEY
 
 
 @pytest.fixture(scope="module")
@@ -29,38 +30,8 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def make_certificate(
-    *,
-    key=EC_KEY,
-    cn: str | None = "isp.example.net",
-    sans: tuple[str, ...] = ("isp.example.net",),
-    issuer: x509.Name | None = None,
-    not_before: datetime = T0,
-    lifetime: timedelta = timedelta(days=90),
-    serial: int = 0x1234,
-) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA R1")]))
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + lifetime)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False)
-    return builder.sign(key, hashes.SHA256())
-
-
-def write_pem(path: Path, *certificates: x509.Certificate) -> Path:
-    path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates))
-    return path
-
-
 def info_for(tmp_path: Path, **options) -> CertificateInfo:
-    return read_certificate(write_pem(tmp_path / "cert.pem", make_certificate(**options)))
+    return read_certificate(write_pem(tmp_path / "cert.pem", x509_certificate(**options)))
 
 
 def openssl_x509(path: Path, *options: str) -> str:
@@ -83,11 +54,11 @@ def test_reads_names_issuer_validity_and_path(tmp_path: Path) -> None:
 
 
 def test_names_fall_back_to_the_common_name(tmp_path: Path) -> None:
-    assert info_for(tmp_path, cn="legacy.example.net", sans=()).names == ("legacy.example.net",)
+    assert info_for(tmp_path, name="legacy.example.net", sans=()).names == ("legacy.example.net",)
 
 
 def test_no_names_at_all(tmp_path: Path) -> None:
-    assert info_for(tmp_path, cn=None, sans=()).names == ()
+    assert info_for(tmp_path, name=None, sans=()).names == ()
 
 
 def test_issuer_without_common_name_is_its_organisation(tmp_path: Path) -> None:
@@ -114,13 +85,13 @@ def test_fingerprint_matches_openssl(tmp_path: Path) -> None:
 
 
 def test_reads_the_first_certificate_of_a_chain(tmp_path: Path) -> None:
-    leaf = make_certificate(cn="leaf.example.net", sans=("leaf.example.net",))
-    intermediate = make_certificate(cn="Test CA R1", sans=())
+    leaf = x509_certificate("leaf.example.net")
+    intermediate = x509_certificate("Test CA R1", sans=())
     assert read_certificate(write_pem(tmp_path / "fullchain.pem", leaf, intermediate)).subject == "leaf.example.net"
 
 
 def test_from_der_equals_from_pem(tmp_path: Path) -> None:
-    certificate = make_certificate()
+    certificate = x509_certificate()
     from_pem = read_certificate(write_pem(tmp_path / "cert.pem", certificate))
     from_der = certificate_from_der(certificate.public_bytes(serialization.Encoding.DER), tmp_path / "cert.pem")
     assert from_der == from_pem
@@ -172,7 +143,7 @@ def test_expiry_and_days_left_round_down(tmp_path: Path) -> None:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[str | None]]]:
     """A TLS server on 127.0.0.1 for one connection; yields (port, cert file, SNI names seen)."""
-    cert_file = write_pem(tmp_path / "served.pem", make_certificate(sans=("served.example.net",)))
+    cert_file = write_pem(tmp_path / "served.pem", x509_certificate(sans=("served.example.net",)))
     key_file = tmp_path / "served.key"
     key_file.write_bytes(
         EC_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -18,6 +18,7 @@ from ispa_acmewrap.listeners import listening_command, parse_listeners, programs
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.selftest import SelfTestResult, SelfTestVerdict
 from ispa_acmewrap.settings import LETSENCRYPT, LETSENCRYPT_DIRECTORY
+from tests.factories import NAME, certificate_info
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -25,11 +26,9 @@ PEBBLE = "https://127.0.0.1:14000/dir"
 OK, WARN, CRIT, UNKNOWN = Severity.OK, Severity.WARN, Severity.CRIT, Severity.UNKNOWN
 
 
-def certificate(age_days: float, lifetime_days: float = 90, name: str = "isp.example.net",
-                fingerprint: str = "aa") -> CertificateInfo:
-    not_before = NOW - timedelta(days=age_days)
-    return CertificateInfo(None, (name,), name, "R11", 0x0A1B, not_before, not_before + timedelta(days=lifetime_days),
-                           "ECDSA P-256", fingerprint)
+def certificate(age_days: float, lifetime_days: float = 90, name: str = NAME, fingerprint: str = "aa") -> CertificateInfo:
+    return certificate_info(name, not_before=NOW - timedelta(days=age_days), lifetime=timedelta(days=lifetime_days),
+                            fingerprint=fingerprint)
 
 
 def doctor_report(*findings: Finding, expiries: tuple[Expiry, ...] = (), offline: bool = False) -> DoctorReport:

@@ -7,10 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ispa_acmewrap import acme, console, report, runner, state as state_store
 from ispa_acmewrap.actions import common, renew
@@ -20,28 +17,18 @@ from ispa_acmewrap.errors import CommandFailed, OperationFailed, RateLimited
 from ispa_acmewrap.outcomes import Outcome
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.settings import Settings
+from tests.factories import ISSUED, NAME, pem, x509_certificate
 
-NAME = "isp.example.net"
-ISSUED = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
-KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def pem_certificate(name: str, not_before: datetime, lifetime: timedelta) -> bytes:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(KEY.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(not_before)
-        .not_valid_after(not_before + lifetime)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .sign(KEY, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM)
+    return pem(x509_certificate(name, not_before=not_before, lifetime=lifetime))
 
 
 def info(lifetime: timedelta, not_before: datetime = ISSUED):
-    pem = pem_certificate(NAME, not_before, lifetime)
-    return certificate_from_der(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
+    der = x509_certificate(NAME, not_before=not_before, lifetime=lifetime).public_bytes(serialization.Encoding.DER)
+    return certificate_from_der(der)
 
 
 # --- the policy --------------------------------------------------------------------------

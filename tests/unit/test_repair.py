@@ -13,10 +13,9 @@ from ispa_acmewrap import state as state_store
 from ispa_acmewrap.actions import repair
 from ispa_acmewrap.errors import PreconditionMissing, RateLimited
 from ispa_acmewrap.paths import Paths
+from tests.factories import CLIENT_NAME as PORTAL, NAME as ADMIN
 
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
-ADMIN = "isp.example.net"
-PORTAL = "klient.example.net"
 
 
 def with_issuances(*days_ago: float, name: str = ADMIN) -> state_store.State:

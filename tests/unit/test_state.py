@@ -23,9 +23,9 @@ from ispa_acmewrap.state import (
     save_state,
     with_role,
 )
+from tests.factories import NAME
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-NAME = "isp.example.net"
 
 
 def minutes(count: float) -> timedelta:
