@@ -21,6 +21,7 @@ from .certs import CertificateInfo
 from .cron import CronStatus
 from .renewal import RenewalPlan, plan as renewal_plan
 from .dns import NameFinding, Verdict
+from .moments import utc_minute
 from .selftest import SelfTestResult, SelfTestVerdict
 from .settings import LETSENCRYPT, LETSENCRYPT_DIRECTORY
 
@@ -116,10 +117,6 @@ def expiry(name: str, certificate: CertificateInfo, now: datetime, plan: Renewal
     due = (plan or renewal_plan(certificate)).due_at
     warn_days = (certificate.not_after - due) // timedelta(days=1)
     return Expiry(name, certificate.days_left(now), warn_days, certificate.not_after, due, critical_days(certificate))
-
-
-def _date(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def _issue_command(role: str | None) -> str:
@@ -362,7 +359,7 @@ def certificate_finding(name: str, role: str | None, certificate: CertificateInf
     verdict = _expiry_finding(name, certificate, now, plan or renewal_plan(certificate))
     if installed or verdict.severity is not Severity.OK:
         return verdict
-    return Finding("certificate", Severity.WARN, f"issued (valid until {_date(certificate.not_after)}) but not "
+    return Finding("certificate", Severity.WARN, f"issued (valid until {utc_minute(certificate.not_after)}) but not "
                    "installed into Apache", f"{_issue_command(role)} (installs it)", name)
 
 
@@ -370,16 +367,16 @@ def _expiry_finding(name: str, certificate: CertificateInfo, now: datetime, plan
     days, due = certificate.days_left(now), plan.due_at
     renew = "ispa-cert renew; if it fails, fix what the other findings report"
     if certificate.is_expired(now):
-        return Finding("certificate", Severity.CRIT, f"expired on {_date(certificate.not_after)}",
+        return Finding("certificate", Severity.CRIT, f"expired on {utc_minute(certificate.not_after)}",
                        "ispa-cert renew --force, after fixing what the other findings report", name)
     if days < critical_days(certificate):
-        return Finding("certificate", Severity.CRIT, f"expires on {_date(certificate.not_after)}, in {days} days "
-                       f"(renewal was due on {_date(due)})", renew, name)
+        return Finding("certificate", Severity.CRIT, f"expires on {utc_minute(certificate.not_after)}, in {days} days "
+                       f"(renewal was due on {utc_minute(due)})", renew, name)
     if plan.is_due(now):
-        return Finding("certificate", Severity.WARN, f"renewal overdue since {_date(due)} ({plan.rule_text}); "
-                       f"expires on {_date(certificate.not_after)}, in {days} days", renew, name)
-    return Finding("certificate", Severity.OK, f"valid until {_date(certificate.not_after)} ({days} days); "
-                   f"renewal from {_date(due)}", subject=name)
+        return Finding("certificate", Severity.WARN, f"renewal overdue since {utc_minute(due)} ({plan.rule_text}); "
+                       f"expires on {utc_minute(certificate.not_after)}, in {days} days", renew, name)
+    return Finding("certificate", Severity.OK, f"valid until {utc_minute(certificate.not_after)} ({days} days); "
+                   f"renewal from {utc_minute(due)}", subject=name)
 
 
 def renewal_info_finding(name: str, profile: str | None, certificate: CertificateInfo, plan: RenewalPlan,
@@ -389,14 +386,14 @@ def renewal_info_finding(name: str, profile: str | None, certificate: Certificat
     info = plan.info
     if info is None or not info.has_window:
         return Finding("renewal-info", Severity.OK, f"{lifetime}; no ARI (the CA's renewal window is not known): "
-                       f"renewal at {_date(plan.due_at)}, 2/3 of the lifetime", subject=name)
-    window = f"the CA's window {_date(info.window_start)} to {_date(info.window_end)}"
+                       f"renewal at {utc_minute(plan.due_at)}, 2/3 of the lifetime", subject=name)
+    window = f"the CA's window {utc_minute(info.window_start)} to {utc_minute(info.window_end)}"
     if info.early(now):
         why = f": {info.explanation_url}" if info.explanation_url else ""
         return Finding("renewal-info", Severity.WARN, f"the CA asks for this certificate to be replaced early{why} "
                        f"({window})", "ispa-cert renew (renews it now; cron does at its next run)", name)
     chosen = "chosen inside the window" if plan.rule == "ari" else "2/3 of the lifetime, before the window ends"
-    return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {_date(plan.due_at)} ({chosen})",
+    return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {utc_minute(plan.due_at)} ({chosen})",
                    subject=name)
 
 
@@ -416,7 +413,7 @@ def served_finding(name: str, port: int, on_disk: CertificateInfo | None, served
     disk = f"serial {on_disk.serial_hex}" if on_disk else "none on disk"
     return Finding("served", Severity.WARN, f"Apache serves another certificate on port {port} (serial "
                    f"{served.serial_hex}, for {', '.join(served.names) or served.subject}, until "
-                   f"{_date(served.not_after)}) than the one on disk ({disk})",
+                   f"{utc_minute(served.not_after)}) than the one on disk ({disk})",
                    "reload Apache (systemctl reload apache2); if that does not help, `ispa-cert issue` "
                    "installs it again", name)
 
@@ -434,7 +431,7 @@ def _rate_limit_finding(limit: RateLimit) -> Finding:
     see = "fix the cause first (see dns and self-test, and the log)"
     if limit.blocked_until is not None:
         return Finding("rate-limit", Severity.WARN, f"{limit.failures_last_hour} failed validations in the last hour: "
-                       f"the CA refuses {limit.name} until {_date(limit.blocked_until)}",
+                       f"the CA refuses {limit.name} until {utc_minute(limit.blocked_until)}",
                        f"{see}, then retry after {limit.blocked_until:%H:%M} UTC", limit.name)
     return Finding("rate-limit", Severity.WARN, f"{limit.failures_last_hour} failed validations in the last hour "
                    "(the CA refuses a name for an hour after 5)", see, limit.name)
@@ -444,13 +441,13 @@ def renewal_finding(last_renewal: datetime | None, last_issue: datetime | None, 
                     now: datetime) -> Finding:
     """last_renewal: the last `renew` run that ended well (also when nothing was due); last_issue: the last
     certificate `issue` obtained; overdue: name -> when its renewal became due, for certificates past it."""
-    last = (f"last successful renewal run {_date(last_renewal)} ({(now - last_renewal).days} days ago)"
+    last = (f"last successful renewal run {utc_minute(last_renewal)} ({(now - last_renewal).days} days ago)"
             if last_renewal else "no renewal run has succeeded yet")
     fix = ("check that cron runs `ispa-cert renew --cron` (`ispa-cert cron show`), then run `ispa-cert renew` "
            "and read its errors")
     if overdue:
         return Finding("renewal", Severity.WARN, f"renewal gap: {', '.join(sorted(overdue))} overdue since "
-                       f"{_date(min(overdue.values()))}; {last}", fix)
+                       f"{utc_minute(min(overdue.values()))}; {last}", fix)
     since = max((moment for moment in (last_renewal, last_issue) if moment), default=None)
     if since is not None and now - since > RENEWAL_GAP:
         return Finding("renewal", Severity.WARN, f"renewal gap: {last}; renew runs at least weekly: was the "

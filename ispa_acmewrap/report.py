@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .moments import utc_minute, utc_stamp as _utc_stamp
 from .outcomes import Account, Outcome
 from .transaction import EntryKind
 
@@ -28,7 +29,7 @@ def to_json(document: object) -> str:
 
 
 def _date(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return utc_minute(moment) if moment else "-"
 
 
 def dns_table(findings, server: set[str]) -> str:
@@ -189,15 +190,6 @@ def cron_view_text(settings, view) -> str:
 JSON_VERSION = 1
 PLUGIN_NAME = "ISPA-CERT"
 SUMMARY_PROBLEMS = 3
-
-
-def _utc_stamp(moment) -> str | None:
-    """ISO 8601 UTC with a Z, whole seconds (as in state.json); None stays None."""
-    if moment is None:
-        return None
-    from datetime import timezone
-
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _served_text(row) -> str:

@@ -13,6 +13,7 @@ from ..apache import VirtualHost
 from ..certs import CertificateInfo
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
+from ..moments import utc_minute
 from ..console import Console
 from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..outcomes import Outcome
@@ -193,7 +194,7 @@ RATE_LIMIT_RULE = (f"Let's Encrypt allows {state_store.FAILURE_LIMIT} failed val
 def blocked_message(name: str, until: datetime) -> str:
     """Why a name is not sent to the CA now (state.blocked_until said until when)."""
     return (f"{name} failed validation {state_store.FAILURE_LIMIT} times in the last hour; it is not sent to the CA "
-            f"before {until:%Y-%m-%d %H:%M} UTC (Let's Encrypt refuses it until then)")
+            f"before {utc_minute(until)} (Let's Encrypt refuses it until then)")
 
 
 def guard_rate_limits(record: State, names: list[str], command: str) -> None:
