@@ -12,9 +12,9 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from .. import acme, runner
+from ..console import Console
 from ..errors import PreconditionMissing
 from ..files import private_directory
-from ..console import Console
 from ..settings import Settings
 
 log = logging.getLogger(__name__)

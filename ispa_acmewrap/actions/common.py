@@ -11,12 +11,12 @@ from pathlib import Path
 from .. import acme, apache, ca, dns, renewal, runner, selftest, state as state_store, transaction
 from ..apache import VirtualHost
 from ..certs import CertificateInfo
+from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
 from ..moments import utc_minute
-from ..console import Console
-from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..outcomes import Outcome
+from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..state import IssuanceKind, State
 
 log = logging.getLogger(__name__)

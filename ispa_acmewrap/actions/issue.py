@@ -15,10 +15,10 @@ from .. import acme, apache, ca, cron, runner, state as state_store, tls, transa
 from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
+from ..console import Console
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
 from ..names import ROLE_TITLES, ROLES, normalize_name
-from ..console import Console
 from ..outcomes import Outcome
 from ..report import dns_table, self_test_table
 from ..settings import Settings

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .. import state as state_store, transaction
+from ..console import Console
 from ..errors import IspaError, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
-from ..console import Console
 from ..names import ROLES
 from ..outcomes import Account
 from ..paths import Paths

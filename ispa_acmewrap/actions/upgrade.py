@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from .. import acme, runner
-from ..errors import CommandFailed, OperationFailed, PreconditionMissing
 from ..console import Console
+from ..errors import CommandFailed, OperationFailed, PreconditionMissing
 from ..settings import Settings
 from .common import require_root
 from .acme_home import install_acme, script_version, vendored_script
