@@ -68,9 +68,6 @@ class HeldCertificate:
     def conf_file(self) -> Path:
         return self.directory / f"{self.name}.conf"
 
-    def layout_arguments(self) -> list[str]:
-        return ["--ecc"] if self.ecc else []
-
 
 @dataclass(frozen=True)
 class AcmeFailure:

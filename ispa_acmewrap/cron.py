@@ -107,12 +107,6 @@ def render_line(schedule: str, command: str, user: str = "root") -> str:
     return f"{schedule} {user} {command} # {CRON_MARKER}"
 
 
-def random_schedule(rng: random.Random | None = None) -> str:
-    """Daily at 05:MM with a random minute, so servers do not all ask the CA at once."""
-    minute = (rng or random.SystemRandom()).randint(0, 59)
-    return f"{minute:02d} {DEFAULT_HOUR} * * *"
-
-
 def install(crontab: Path, command: str, schedule: str | None = None,
             shortest_lifetime: timedelta | None = None) -> CronChange:
     """Make exactly one entry run `command`: add it, replace the legacy line in place, or update ours.

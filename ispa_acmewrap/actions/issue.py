@@ -96,10 +96,6 @@ def choose_tls(options: IssueOptions, record: State, redirecting: bool) -> tls.T
     return tls.TlsPolicy(options.tls_profile or record.tls_profile or tls.DEFAULT_PROFILE, hsts and redirect)
 
 
-def recorded_policy(record: State) -> tls.TlsPolicy:
-    return tls.TlsPolicy(record.tls_profile or tls.DEFAULT_PROFILE, record.hsts)
-
-
 def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
     check_options(options)
     chosen: dict[str, str] = {}

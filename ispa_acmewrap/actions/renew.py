@@ -114,10 +114,6 @@ def plan(settings: Settings, record: State, moment: datetime, force: bool) -> li
             for entry in renewed]
 
 
-def decisions(settings: Settings, record: State, moment: datetime, force: bool) -> list[Decision]:
-    return [decision for _, decision in plan(settings, record, moment, force)]
-
-
 def refreshed(settings: Settings, record: State, moment: datetime) -> State:
     """The state with every certificate's renewal information read again where Retry-After allows."""
     for name in acme.issued_names(settings.paths):

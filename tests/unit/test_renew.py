@@ -89,7 +89,7 @@ def put_live_certificate(settings: Settings, name: str, pem: bytes) -> None:
 def test_the_live_certificate_decides_before_acme_shs_copy(settings):
     put_acme_certificate(settings, NAME, pem_certificate(NAME, ISSUED, timedelta(days=90)))
     put_live_certificate(settings, NAME, pem_certificate(NAME, ISSUED - timedelta(days=80), timedelta(days=90)))
-    plan = renew.decisions(settings, state_store.State(), ISSUED + timedelta(days=1), force=False)
+    plan = [decision for _, decision in renew.plan(settings, state_store.State(), ISSUED + timedelta(days=1), force=False)]
     assert [(decision.name, decision.due) for decision in plan] == [(NAME, True)]
     assert plan[0].certificate.path == settings.paths.live(NAME).cert
 
@@ -105,7 +105,7 @@ def test_acme_shs_copy_when_nothing_is_installed_or_the_live_copy_is_broken(sett
 
 def test_only_names_acme_sh_holds_are_considered(settings):
     put_live_certificate(settings, "other.example.net", pem_certificate("other.example.net", ISSUED, timedelta(days=90)))
-    assert renew.decisions(settings, state_store.State(), ISSUED, force=True) == []
+    assert renew.plan(settings, state_store.State(), ISSUED, force=True) == []
 
 
 # --- the run: guard, recording, no CA contact when blocked -------------------------------------
