@@ -23,12 +23,12 @@ from ..outcomes import Outcome
 from ..report import dns_table, self_test_table
 from ..settings import Settings
 from ..state import IssuanceKind, State
+from .acme_home import ensure_installed
 from .common import (RATE_LIMIT_RULE, addresses_found, failure_outcome, guard_rate_limits, now, probe_dns,
                      probe_self_test, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
                      require_apache, require_apache_config, require_root, run_acme_apache)
 from .served import installed_certificate
 from .takeover import install as take_over
-from .acme_home import ensure_installed
 
 log = logging.getLogger(__name__)
 
