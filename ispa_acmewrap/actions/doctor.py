@@ -24,8 +24,8 @@ from ..listeners import listening_command, parse_listeners, programs_on
 from ..names import normalize_name
 from ..settings import Settings
 from ..state import State, blocked_until, failures_in_last_hour, load_state
-from .common import addresses_found, now, probe_dns, probe_self_test
 from .acme_home import script_version
+from .common import addresses_found, now, probe_dns, probe_self_test
 from .served import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)

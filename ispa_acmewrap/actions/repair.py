@@ -32,9 +32,9 @@ from ..outcomes import Account
 from ..paths import Paths
 from ..settings import Settings
 from ..state import IssuanceKind, State
+from .acme_home import install_acme, vendored_script
 from . import issue
 from .common import now, require_root
-from .acme_home import install_acme, vendored_script
 
 log = logging.getLogger(__name__)
 

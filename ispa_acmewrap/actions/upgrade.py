@@ -16,8 +16,8 @@ from .. import acme, runner
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing
 from ..settings import Settings
-from .common import require_root
 from .acme_home import install_acme, script_version, vendored_script
+from .common import require_root
 
 NOT_INSTALLED = "not installed"
 UNKNOWN = "unknown"
