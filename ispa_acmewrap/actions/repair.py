@@ -32,8 +32,8 @@ from ..outcomes import Account
 from ..paths import Paths
 from ..settings import Settings
 from ..state import IssuanceKind, State
-from .acme_home import install_acme, vendored_script
 from . import issue
+from .acme_home import install_acme, vendored_script
 from .common import now, require_root
 
 log = logging.getLogger(__name__)
