@@ -70,7 +70,7 @@ class RenewResult:
     not_served: str = ""  # why Apache does not serve a renewed certificate, if it does not
 
     def with_outcome(self, outcome: Outcome) -> list[RenewedName]:
-        return [entry for entry in self.names if entry.outcome == outcome]
+        return [entry for entry in self.names if entry.outcome is outcome]
 
     @property
     def attempted(self) -> bool:

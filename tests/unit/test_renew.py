@@ -136,7 +136,7 @@ def test_five_recent_failures_keep_the_name_from_the_ca(settings, due_name):
 
     assert due_name == []
     [entry] = result.names
-    assert entry.outcome == "blocked"
+    assert entry.outcome is Outcome.BLOCKED
     with pytest.raises(RateLimited) as raised:
         renew.raise_for_failures(result)
     until = record.failures[NAME][0] + timedelta(hours=1)
