@@ -1,6 +1,7 @@
 """The errors an admin can meet, each with its exit code and a next step.
 
-Only cli.py catches IspaError: it prints `error:` and `hint:` and exits with `exit_code`.
+lifecycle.run turns an IspaError into `error:` and `hint:` and the exit code `exit_code`; other
+modules catch one only to record it, roll back or convert it (README, layout).
 """
 
 from __future__ import annotations

@@ -77,6 +77,18 @@ def backups_table(backups) -> str:
     return table(("id", "created", "reason", "files"), rows)
 
 
+def damaged_backup_warnings(damaged) -> list[str]:
+    """One warning per backup directory whose manifest cannot be read."""
+    return [f"backup {directory.name} is skipped: {problem}; delete {directory} when it is not needed"
+            for directory, problem in damaged]
+
+
+def restore_summary(restored) -> str:
+    if not restored.done:
+        return "Nothing was changed."
+    return f"Backup {restored.backup.id} restored; Apache reloaded."
+
+
 # --- renew, cron, upgrade, repair ----------------------------------------------------------
 
 def renew_summary(settings, result) -> str:

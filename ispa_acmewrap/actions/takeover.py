@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .. import cron as crontab, state as state_store, transaction
 from ..console import Console
+from ..errors import PreconditionMissing
 from ..settings import Settings
 from .common import require_root, shortest_lifetime
 from .served import renewal_candidates
@@ -28,6 +29,16 @@ class Takeover:
     disabled: tuple[crontab.OtherJob, ...] = ()
     kept: tuple[crontab.OtherJob, ...] = ()  # other jobs the administrator chose to keep
     backup: str | None = None  # backup id of the cron files changed by disabling
+
+
+def raise_if_refused(takeover: Takeover) -> None:
+    """PreconditionMissing when `install` refused to replace the old job, naming what it would abandon."""
+    if takeover.change is None:
+        raise PreconditionMissing(
+            f"the old renewal job also renews {', '.join(takeover.left_alone)}, which ispa-cert does not renew "
+            "(no interface uses it and Apache does not serve it): replacing the job would let it expire. "
+            "Nothing was changed.",
+            hint="`ispa-cert cron install --adopt` makes ispa-cert renew it too; or keep the old job")
 
 
 def install(settings: Settings, schedule: str | None, console: Console | None = None,
