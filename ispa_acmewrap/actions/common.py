@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +13,7 @@ from ..certs import CertificateInfo
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
+from ..lifecycle import require_root  # noqa: F401 - actions check it too when called directly
 from ..moments import utc_minute
 from ..outcomes import Outcome
 from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
@@ -23,12 +23,6 @@ log = logging.getLogger(__name__)
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        raise PreconditionMissing("ispa-cert changes Apache and /data/ispadmin_cert: run it as root",
-                                  hint="sudo ispa-cert …")
 
 
 def require_apache(settings: Settings) -> None:
