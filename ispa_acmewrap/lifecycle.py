@@ -66,11 +66,13 @@ def changing(settings: Settings, command: str, recover: bool = True) -> Iterator
     """
     from .lock import exclusive
     from .settings import lock_wait_from_env
+    from .transaction import begin_command
 
     require_root()
     with exclusive(settings.paths.lock_file, command, wait=lock_wait_from_env()):
         if recover:
             recover_interrupted(settings)
+        begin_command(settings.paths, command)
         yield
 
 

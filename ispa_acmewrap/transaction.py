@@ -35,6 +35,12 @@ MANIFEST = "manifest.json"
 # back (or to recover from a crash in it) and removed afterwards. So `backups restore` brings
 # back the state before the command, never a state in the middle of it.
 _command_backup: dict[Path, str] = {}
+_command_name: dict[Path, str] = {}  # the running command, which names its backup (begin_command)
+
+
+def begin_command(paths: Paths, command: str) -> None:
+    """Name the command whose first Apache backup holds the state before it ("before ispa-cert issue")."""
+    _command_name[paths.backups_dir] = command
 
 
 class EntryKind(StrEnum):
@@ -210,7 +216,9 @@ def apache_change(paths: Paths, reason: str, verify: Callable[[], None] | None =
     """
     command_backup = _command_backup.get(paths.backups_dir)
     extra = [file for file in files if file not in tracked_files(paths)]
-    backup = create_backup(paths, reason, [*tracked_files(paths), *extra], step_of=command_backup)
+    command = _command_name.get(paths.backups_dir)
+    label = reason if command_backup or not command else f"before ispa-cert {command} ({reason})"
+    backup = create_backup(paths, label, [*tracked_files(paths), *extra], step_of=command_backup)
     _command_backup.setdefault(paths.backups_dir, backup.id)
     _write_marker(paths, reason, backup=backup.id)
     try:

@@ -125,3 +125,14 @@ def test_the_backup_a_command_leaves_is_the_state_before_it(apache):
     assert transaction.list_backups(paths, steps=True) == listed
     transaction.restore_files(listed[0])
     assert files_of(paths) == before and not paths.temp_site.exists()
+
+
+def test_the_command_backup_is_named_after_the_command(apache):
+    """`backups list` must say which command's prior state a backup holds, not only its first step."""
+    paths = apache.paths
+    transaction.begin_command(paths, "issue")
+    with transaction.apache_change(paths, "test: prepare"):
+        atomic_write(paths.temp_site, "# temporary\n")
+    with transaction.apache_change(paths, "test: install"):
+        paths.temp_site.unlink()
+    assert [backup.reason for backup in transaction.list_backups(paths)] == ["before ispa-cert issue (test: prepare)"]
