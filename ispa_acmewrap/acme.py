@@ -1,5 +1,6 @@
 """acme.sh: argv builders, the environment it needs, and what its exit codes and
-output mean. Builders only build; the actions run them through runner.run().
+output mean. Builders only build: each returns a Command carrying acme.sh's environment
+(environment() below), which the actions run through runner.run().
 
 acme.sh is always told its CA (its own default is not Let's Encrypt), its homes
 (created first: acme.sh 3.1.1 fails obscurely when they are missing), the
@@ -14,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from .command import Command
 from .paths import Paths
 
 # acme.sh exit codes with a meaning other than "failed".
@@ -84,6 +86,7 @@ class AcmeFailure:
 
 
 def environment(paths: Paths) -> dict[str, str]:
+    """What every acme.sh command of ours runs with (its builders attach it)."""
     return {
         "ACME_DIR": str(paths.challenge_dir),
         "APACHE_HTTPD_CONF": str(paths.apache_main_config),
@@ -106,46 +109,47 @@ def _ca(server: str, ca_bundle: Path | None) -> list[str]:
     return ["--server", server, *(["--ca-bundle", str(ca_bundle)] if ca_bundle else [])]
 
 
-def install_command(paths: Paths, vendor_script: Path, email: str | None = None) -> list[str]:
+def install_command(paths: Paths, vendor_script: Path, email: str | None = None) -> Command:
     """Install acme.sh from vendor/ into the acme home: no network, no cron, no profile edits."""
-    return [str(vendor_script), "--install", *_homes(paths), "--nocron", "--noprofile",
-            *(["--accountemail", email] if email else [])]
+    return Command([vendor_script, "--install", *_homes(paths), "--nocron", "--noprofile",
+                    *(["--accountemail", email] if email else [])], environment(paths))
 
 
-def version_command(script: Path) -> list[str]:
-    return [str(script), "--version"]
+def version_command(script: Path) -> Command:
+    """Any acme.sh script's version; it reads no home, so it needs no environment."""
+    return Command([script, "--version"])
 
 
 def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None = None,
-                  force: bool = False, profile: str | None = None, key_type: str | None = None) -> list[str]:
+                  force: bool = False, profile: str | None = None, key_type: str | None = None) -> Command:
     """--cert-profile asks the CA for a profile; acme.sh keeps it (Le_Certificate_Profile) for --renew.
     key_type "rsa" or "ec" (acme.sh's default, ECDSA P-256) chooses the key and so the layout."""
     length = ["--keylength", KEY_LENGTHS[key_type]] if key_type else []
-    return [str(paths.acme_script), "--issue", "--apache", "-d", name, *length, *_homes(paths),
-            *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else []),
-            *(["--cert-profile", profile] if profile else [])]
+    return Command([paths.acme_script, "--issue", "--apache", "-d", name, *length, *_homes(paths),
+                    *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else []),
+                    *(["--cert-profile", profile] if profile else [])], environment(paths))
 
 
-def reload_command(paths: Paths) -> str:
+def reload_line(paths: Paths) -> str:
     """The shell line acme.sh runs after installing or renewing a certificate."""
     return f"APACHE_CONFDIR={shlex.quote(str(paths.apache_confdir))} apache2ctl graceful"
 
 
-def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> list[str]:
+def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> Command:
     live = paths.live(name)
-    return [str(paths.acme_script), "--install-cert", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
-            "--cert-file", str(live.cert), "--key-file", str(live.key),
-            "--fullchain-file", str(live.fullchain), "--reloadcmd", reload_command(paths), *_logging(paths)]
+    return Command([paths.acme_script, "--install-cert", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
+                    "--cert-file", live.cert, "--key-file", live.key,
+                    "--fullchain-file", live.fullchain, "--reloadcmd", reload_line(paths), *_logging(paths)],
+                   environment(paths))
 
 
-def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True) -> list[str]:
-    return [str(paths.acme_script), "--renew", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
-            *_logging(paths),
-            *(["--force"] if force else [])]
+def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True) -> Command:
+    return Command([paths.acme_script, "--renew", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
+                    *_logging(paths), *(["--force"] if force else [])], environment(paths))
 
 
-def upgrade_command(paths: Paths) -> list[str]:
-    return [str(paths.acme_script), "--upgrade", *_homes(paths), *_logging(paths)]
+def upgrade_command(paths: Paths) -> Command:
+    return Command([paths.acme_script, "--upgrade", *_homes(paths), *_logging(paths)], environment(paths))
 
 
 def parse_version(output: str) -> str | None:

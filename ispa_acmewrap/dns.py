@@ -23,6 +23,7 @@ import dns.rdatatype
 import dns.resolver
 
 from . import runner
+from .command import Command
 from .errors import BadInput, PreconditionMissing
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,13 @@ class NameFinding:
 
 # --- this server's addresses ---------------------------------------------------------
 
+def addresses_command() -> Command:
+    return Command(["ip", "-j", "address", "show"])
+
+
 def local_addresses() -> set[str]:
     """Global-scope addresses of this host's interfaces (no loopback, no link-local)."""
-    return global_addresses(runner.run(["ip", "-j", "address", "show"]).output)
+    return global_addresses(runner.run(addresses_command()).output)
 
 
 def global_addresses(ip_json: str) -> set[str]:

@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .command import Command
+
 _PROGRAM = re.compile(r'\("([^"]*)",pid=\d+')
 
 
@@ -21,12 +23,12 @@ class Listener:
     programs: tuple[str, ...]
 
 
-def listening_command(ports: Iterable[int]) -> list[str]:
+def listening_command(ports: Iterable[int]) -> Command:
     """Listening TCP sockets on the given ports, with their programs, without a header."""
     selection: list[str] = []
     for port in ports:
         selection += [*(["or"] if selection else []), "sport", "=", f":{port}"]
-    return ["ss", "-H", "-l", "-t", "-n", "-p", *selection]
+    return Command(["ss", "-H", "-l", "-t", "-n", "-p", *selection])
 
 
 def parse_listeners(output: str) -> list[Listener]:

@@ -1,6 +1,7 @@
 """The one process boundary: every external program ispa-cert runs goes through run().
 
-Argument lists only, never a shell string. Each argv is logged, the output is
+It runs a command.Command (argument list and environment, as the builders in acme.py,
+apache/, listeners.py and dns.py make them), never a shell string. Each argv is logged, the output is
 appended to the log line by line and optionally streamed to the terminal, and a
 timeout, Ctrl-C or SIGTERM stops the program's whole process group, grandchildren
 included.
@@ -20,13 +21,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sh
 
 from . import lock
+from .command import Command
 from .errors import CommandFailed, OperationFailed, TimedOut
 
 log = logging.getLogger(__name__)
@@ -44,21 +46,22 @@ class Result:
 
 
 def run(
-    argv: Iterable[str],
+    command: Command,
     *,
-    env: Mapping[str, str] | None = None,
     ok_codes: Iterable[int] = (0,),
     timeout: float | None = None,
     echo: Callable[[str], None] | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> Result:
-    """Run argv to completion; raise CommandFailed unless its exit code is in ok_codes.
+    """Run the command to completion; raise CommandFailed unless its exit code is in ok_codes.
 
-    `env` adds to (never replaces) this process's environment. `echo` receives each
+    Its environment adds to (never replaces) this process's. `echo` receives each
     output line as it arrives (stdout and stderr merged, in order).
     """
-    command = tuple(str(part) for part in argv)
-    log.info("running: %s", " ".join(command))
+    if not isinstance(command, Command):
+        raise TypeError(f"runner.run() takes a Command (argv and its environment), not {type(command).__name__}")
+    argv = command.argv
+    log.info("running: %s", " ".join(argv))
     collected: list[str] = []
 
     def on_line(line: str) -> None:
@@ -69,20 +72,20 @@ def run(
             echo(line)
 
     try:
-        program = sh.Command(command[0])
+        program = sh.Command(argv[0])
     except sh.CommandNotFound as missing:
-        raise OperationFailed(f"{command[0]} is not installed or not on PATH") from missing
+        raise OperationFailed(f"{argv[0]} is not installed or not on PATH") from missing
     lock_descriptor = lock.held_descriptor()
-    arguments: tuple[str, ...] = command[1:]
+    arguments: tuple[str, ...] = argv[1:]
     if lock_descriptor is not None:
         program = sh.Command(sys.executable)
         parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
         arguments = ("-I", "-S", SUPERVISOR, str(parent), str(lock_descriptor), str(GRACE_SECONDS),
-                     "--", program_path(command[0]), *command[1:])
+                     "--", program_path(argv[0]), *argv[1:])
     process = program(
         *arguments,
         _pass_fds={lock_descriptor} if lock_descriptor is not None else set(),
-        _env={**os.environ, **(env or {})},
+        _env={**os.environ, **command.env},
         _cwd=str(cwd) if cwd is not None else None,
         _out=on_line,
         _err_to_out=True,
@@ -94,11 +97,11 @@ def run(
         _new_session=True,
     )
     started = time.monotonic()
-    returncode = _wait(process, timeout, command)
-    log.info("%s exited %d after %.3f s", command[0], returncode, time.monotonic() - started)
-    result = Result(command, returncode, "\n".join(collected))
+    returncode = _wait(process, timeout, argv)
+    log.info("%s exited %d after %.3f s", argv[0], returncode, time.monotonic() - started)
+    result = Result(argv, returncode, "\n".join(collected))
     if returncode not in set(ok_codes):
-        raise CommandFailed(list(command), returncode, result.output)
+        raise CommandFailed(list(argv), returncode, result.output)
     return result
 
 

@@ -197,11 +197,11 @@ def restore_files(backup: Backup) -> None:
 # --- the transaction ------------------------------------------------------------------
 
 def configtest(paths: Paths) -> None:
-    runner.run(apache.ctl_command("configtest"), env=apache.environment(paths))
+    runner.run(apache.ctl_command(paths, "configtest"))
 
 
 def graceful(paths: Paths) -> None:
-    runner.run(apache.ctl_command("graceful"), env=apache.environment(paths))
+    runner.run(apache.ctl_command(paths, "graceful"))
 
 
 @contextmanager

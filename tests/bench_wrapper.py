@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ispa_acmewrap import acme
+from ispa_acmewrap.command import Command
 from tests.conftest import ToolRunner
 from tests.stack import Stack, make_sandbox
 
@@ -87,14 +88,11 @@ def _program(path: str) -> str:
     return "acme.sh" if name == "acme.sh" else ("apache" if name.startswith(("apache2", "a2en", "a2dis")) else name)
 
 
-def _acme_env(stack: Stack) -> dict[str, str]:
-    return {**os.environ, **acme.environment(stack.paths)}
-
-
-def _run(argv: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def _run(command: Command) -> None:
+    result = subprocess.run(command.argv, env={**os.environ, **command.env}, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:3])} … exited {result.returncode}:\n{result.stdout[-3000:]}")
+        raise RuntimeError(f"{' '.join(command.argv[:3])} … exited {result.returncode}:\n{result.stdout[-3000:]}")
 
 
 def _timed(action) -> float:
@@ -105,19 +103,19 @@ def _timed(action) -> float:
 
 def raw_acme(stack: Stack) -> tuple[float, float]:
     """Seconds of raw acme.sh issuing + installing the 2 names, and of renewing them with --force."""
-    paths, env = stack.paths, _acme_env(stack)
+    paths = stack.paths
     server, bundle = stack.pebble.directory_url, stack.pebble.api_ca.ca_cert
     main_config = paths.apache_main_config.read_bytes()
 
     def issue() -> None:
         for name in NAMES.values():
-            _run(acme.issue_command(paths, name, server, bundle), env)
+            _run(acme.issue_command(paths, name, server, bundle))
             paths.live(name).directory.mkdir(parents=True, exist_ok=True)
-            _run(acme.install_cert_command(paths, name), env)
+            _run(acme.install_cert_command(paths, name))
 
     def renew() -> None:
         for name in NAMES.values():
-            _run(acme.renew_command(paths, name, force=True), env)
+            _run(acme.renew_command(paths, name, force=True))
 
     issued = _timed(issue)
     # acme.sh leaves its Alias in the main config when told the file's path: put it back, untimed.

@@ -59,8 +59,7 @@ def install_acme(settings: Settings, console: Console, email: str | None = None)
     script = vendored_script(settings)
     prepare_directories(settings)
     console.step(f"Installing acme.sh into {settings.paths.acme_home}")
-    runner.run(acme.install_command(settings.paths, script, email), env=acme.environment(settings.paths),
-               cwd=script.parent)
+    runner.run(acme.install_command(settings.paths, script, email), cwd=script.parent)
     version = script_version(settings.paths.acme_script)
     console.say(f"acme.sh {version or '(unknown version)'} installed.")
     return version

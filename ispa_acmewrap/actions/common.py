@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import acme, apache, ca, dns, renewal, runner, selftest, state as state_store, transaction
 from ..apache import VirtualHost
 from ..certs import CertificateInfo
+from ..command import Command
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
@@ -54,13 +55,13 @@ def _apache_rejects(failed: CommandFailed) -> PreconditionMissing:
 def virtual_hosts(settings: Settings) -> list[VirtualHost]:
     """What Apache itself says it serves (apache2ctl -S)."""
     try:
-        result = runner.run(apache.ctl_command("-S"), env=apache.environment(settings.paths))
+        result = runner.run(apache.ctl_command(settings.paths, "-S"))
     except CommandFailed as failed:
         raise _apache_rejects(failed) from None
     return apache.parse_virtual_hosts(result.output)
 
 
-def run_acme_apache(settings: Settings, console: Console, command: list[str], ok_codes=(acme.EXIT_SUCCESS,)):
+def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,)):
     """Run acme.sh in --apache mode (its main-config edit undone afterwards).
 
     Returns (exit code, None) on success, (None, AcmeFailure) when acme.sh failed,
@@ -70,8 +71,8 @@ def run_acme_apache(settings: Settings, console: Console, command: list[str], ok
     persist_challenge_dir(paths)
     log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     try:
-        with transaction.acme_apache_run(paths, " ".join(command[1:4])):
-            result = runner.run(command, env=acme.environment(paths), ok_codes=ok_codes, echo=console.stream,
+        with transaction.acme_apache_run(paths, " ".join(command.argv[1:4])):
+            result = runner.run(command, ok_codes=ok_codes, echo=console.stream,
                                 timeout=settings.ca_timeout)
     except CommandFailed as failed:
         failure = acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset), last_header(paths))
@@ -88,12 +89,13 @@ def run_acme_apache(settings: Settings, console: Console, command: list[str], ok
     return result.returncode, None
 
 
-def ca_url(settings: Settings, command: list[str]) -> str:
+def ca_url(settings: Settings, command: Command) -> str:
     """The CA an acme.sh command talks to: its --server, else the one the name was issued by."""
-    if "--server" in command:
-        return command[command.index("--server") + 1]
-    if "-d" in command:
-        return acme.read_domain_conf(settings.paths, command[command.index("-d") + 1]).get("Le_API") or settings.acme_server
+    argv = command.argv
+    if "--server" in argv:
+        return argv[argv.index("--server") + 1]
+    if "-d" in argv:
+        return acme.read_domain_conf(settings.paths, argv[argv.index("-d") + 1]).get("Le_API") or settings.acme_server
     return settings.acme_server
 
 

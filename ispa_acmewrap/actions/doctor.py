@@ -118,14 +118,13 @@ def apache_findings(settings: Settings) -> list[Finding]:
         missing = f"its configuration directory {paths.apache_confdir} does not exist"
         return [health.apache_config_finding(missing, installed=False), health.apache_running_finding(None, None)]
     try:
-        result = runner.run(apache.ctl_command("-S"), env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
+        result = runner.run(apache.ctl_command(paths, "-S"), ok_codes=runner.ALL_EXIT_CODES)
     except IspaError as error:  # apache2ctl is not installed
         return [health.apache_config_finding(error.message, installed=False), health.apache_running_finding(None, None)]
     error = None if result.returncode == 0 else _last_lines(result.output)
     configtest = None
     if error is None:  # -S only reads the files; configtest also checks what they name (certificates, keys)
-        test = runner.run(apache.ctl_command("configtest"), env=apache.environment(paths),
-                          ok_codes=runner.ALL_EXIT_CODES)
+        test = runner.run(apache.ctl_command(paths, "configtest"), ok_codes=runner.ALL_EXIT_CODES)
         configtest = None if test.returncode == 0 else _last_lines(transaction.apache_message(test.output))
     pid_file = apache.parse_pid_file(result.output)
     main = paths.apache_main_config
@@ -154,8 +153,7 @@ def _running_pid(pid_file: Path) -> int | None:
 def tls_findings(settings: Settings) -> list[Finding]:
     """OCSP stapling switched on anywhere Apache reads; whether it can serve HTTP/2."""
     findings = []
-    result = runner.run(apache.ctl_command("-t", "-D", "DUMP_INCLUDES"), env=apache.environment(settings.paths),
-                        ok_codes=runner.ALL_EXIT_CODES)
+    result = runner.run(apache.ctl_command(settings.paths, "-t", "-D", "DUMP_INCLUDES"), ok_codes=runner.ALL_EXIT_CODES)
     files = tls.parse_included_files(result.output)
     if files:
         places = [(file, line) for file in files if file.is_file()

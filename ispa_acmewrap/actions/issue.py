@@ -190,7 +190,7 @@ def apache_model(settings: Settings) -> list[VirtualHost]:
     paths = settings.paths
     require_apache_config(settings)  # as it is now: a broken site is quoted in Apache's own words
     for command in (apache.ssl_configtest_command(paths), apache.dump_command(paths)):
-        result = runner.run(command, env=apache.environment(paths), ok_codes=runner.ALL_EXIT_CODES)
+        result = runner.run(command, ok_codes=runner.ALL_EXIT_CODES)
         _refuse_unless_valid(result)
     return apache.parse_virtual_hosts(result.output)
 
@@ -302,7 +302,7 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
         _remove_temp_site(settings)
         if create_temp:
             atomic_write(paths.temp_site, apache.render_temp_site(paths, without, settings.http_port))
-            runner.run(apache.enable_site_command("temp_isp"), env=apache.environment(paths))
+            runner.run(apache.enable_site_command(paths, "temp_isp"))
     return create_temp, backup
 
 
@@ -400,7 +400,7 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
         private_directory(live.directory)
         console.step(f"Installing the certificate of {name} into {live.directory}")
         held = acme.held_certificate(paths, name)
-        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True), env=acme.environment(paths))
+        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True))
         live.key.chmod(0o600)
     text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
     missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
@@ -436,7 +436,7 @@ def missing_modules(settings: Settings, include_text: str, *always: str) -> list
 def enable_modules(settings: Settings, modules: list[str]) -> None:
     """a2enmod, inside the caller's Apache transaction (which backs the links up)."""
     for module in modules:
-        runner.run(apache.enable_module_command(module), env=apache.environment(settings.paths))
+        runner.run(apache.enable_module_command(settings.paths, module))
 
 
 def remove_temp_site(settings: Settings, console: Console, hosts: list[VirtualHost], names: list[str]) -> None:

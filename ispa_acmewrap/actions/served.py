@@ -163,8 +163,7 @@ def certificate_rows(settings: Settings, names: list[tuple[str, str | None]],
 def http2_support(settings: Settings) -> tls.Http2Support | None:
     """mod_http2 and the MPM as Apache loads them (apache2ctl -M); None when it cannot say."""
     try:
-        result = runner.run(apache.ctl_command("-M"), env=apache.environment(settings.paths),
-                            ok_codes=runner.ALL_EXIT_CODES)
+        result = runner.run(apache.ctl_command(settings.paths, "-M"), ok_codes=runner.ALL_EXIT_CODES)
     except IspaError:  # apache2ctl is not installed
         return None
     modules = tls.parse_loaded_modules(result.output)

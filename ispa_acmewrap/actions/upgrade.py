@@ -93,7 +93,7 @@ def run_online(settings: Settings, console: Console) -> UpgradeResult:
     before = installed_version(settings)
     console.step("Running acme.sh --upgrade (downloads acme.sh from the internet)")
     try:
-        runner.run(acme.upgrade_command(paths), env=acme.environment(paths), echo=console.stream, timeout=300)
+        runner.run(acme.upgrade_command(paths), echo=console.stream, timeout=300)
     except CommandFailed as failed:
         raise OperationFailed(f"acme.sh --upgrade failed (exit code {failed.returncode}); "
                               f"acme.sh {before} is still installed",

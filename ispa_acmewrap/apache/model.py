@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..command import Command
 from ..paths import Paths
 from . import conf
+from .render import ctl_command
 
 _VHOST_LINE = re.compile(
     r"^\s*(?:(?:default server|port (?P<port>\d+) namevhost)\s+)?(?P<name>\S+)\s+\((?P<file>.+):(?P<line>\d+)\)\s*$")
@@ -159,17 +161,17 @@ def addresses(hosts: list[VirtualHost], port: int) -> list[str]:
     return seen
 
 
-def dump_command(paths: Paths) -> list[str]:
+def dump_command(paths: Paths) -> Command:
     """apache2ctl's vhost dump as it will be with mod_ssl on (loaded with -C when it is off).
 
     The dump skips Apache's checks of files (a missing certificate): ssl_configtest_command does them.
     """
-    return ["apache2ctl", "-t", "-D", "DUMP_VHOSTS", *_with_ssl(paths)]
+    return ctl_command(paths, "-t", "-D", "DUMP_VHOSTS", *_with_ssl(paths))
 
 
-def ssl_configtest_command(paths: Paths) -> list[str]:
+def ssl_configtest_command(paths: Paths) -> Command:
     """apache2ctl's configtest as it will be with mod_ssl on."""
-    return ["apache2ctl", "-t", *_with_ssl(paths)]
+    return ctl_command(paths, "-t", *_with_ssl(paths))
 
 
 def _with_ssl(paths: Paths) -> list[str]:

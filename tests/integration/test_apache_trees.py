@@ -28,7 +28,7 @@ def tree(sandbox_paths):
 
 
 def dump(apache: SandboxApache) -> list[model.VirtualHost]:
-    result = runner.run(model.dump_command(apache.paths), env=apache.env)
+    result = runner.run(model.dump_command(apache.paths))
     return model.parse_virtual_hosts(result.output)
 
 

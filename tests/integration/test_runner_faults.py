@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ispa_acmewrap import lock, runner
+from ispa_acmewrap.command import Command
 from ispa_acmewrap.errors import TimedOut
 
 # A child that ignores SIGTERM, as a busy acme.sh or curl may: only the SIGKILL after the grace ends it.
@@ -49,8 +50,9 @@ def test_sigkill_of_ispa_cert_takes_its_children_down_and_the_lock_waits_for_the
     program = textwrap.dedent(f"""
         from pathlib import Path
         from ispa_acmewrap import lock, runner
+        from ispa_acmewrap.command import Command
         with lock.exclusive(Path({str(lock_file)!r}), "renew"):
-            runner.run(["sh", "-c", {STUBBORN.replace("sleep 60", marker).replace("STARTED", str(started))!r}])
+            runner.run(Command(["sh", "-c", {STUBBORN.replace("sleep 60", marker).replace("STARTED", str(started))!r}]))
     """)
     run = subprocess.Popen([sys.executable, "-c", program], stdin=subprocess.DEVNULL)
     end = time.monotonic() + 20
@@ -75,7 +77,7 @@ def test_sigterm_stops_the_whole_group_and_becomes_keyboard_interrupt(tmp_path):
         signal.setitimer(signal.ITIMER_REAL, 1.0)
         try:
             with pytest.raises(KeyboardInterrupt):
-                runner.run(["sh", "-c", f"{marker} & wait"])
+                runner.run(Command(["sh", "-c", f"{marker} & wait"]))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
@@ -86,7 +88,7 @@ def test_a_timeout_stops_the_group_and_says_so(tmp_path):
     marker = f"sleep 8{os.getpid()}"
     started = time.monotonic()
     with pytest.raises(TimedOut) as raised:
-        runner.run(["sh", "-c", f"{marker} & wait"], timeout=1)
+        runner.run(Command(["sh", "-c", f"{marker} & wait"]), timeout=1)
     assert raised.value.seconds == 1 and time.monotonic() - started < runner.GRACE_SECONDS + 3
     assert processes_with(marker) == []
 
@@ -97,7 +99,7 @@ def test_a_signal_during_a_rollback_neither_stops_it_nor_its_programs(tmp_path):
     signal.setitimer(signal.ITIMER_REAL, 0.5)
     try:
         with runner.interrupts_deferred():
-            runner.run(["sh", "-c", f"sleep 1; touch {done}"])
+            runner.run(Command(["sh", "-c", f"sleep 1; touch {done}"]))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

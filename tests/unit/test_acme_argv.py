@@ -10,7 +10,7 @@ HOMES = ["--home", "/srv/sandbox/data/ispadmin_cert/acme", "--config-home", "/sr
 
 
 def test_issue_names_the_ca_explicitly_and_uses_apache_mode():
-    argv = acme.issue_command(PATHS, "isp.example.net", "letsencrypt")
+    argv = list(acme.issue_command(PATHS, "isp.example.net", "letsencrypt").argv)
     assert argv[:5] == ["/srv/sandbox/data/ispadmin_cert/acme/acme.sh", "--issue", "--apache", "-d", "isp.example.net"]
     assert argv[argv.index("--server") + 1] == "letsencrypt"
     assert "--ca-bundle" not in argv and "--force" not in argv
@@ -19,14 +19,14 @@ def test_issue_names_the_ca_explicitly_and_uses_apache_mode():
 
 
 def test_issue_with_a_test_ca_and_force():
-    argv = acme.issue_command(PATHS, "a.example.net", "https://127.0.0.1:14000/dir", Path("/tmp/ca.pem"), force=True)
+    argv = list(acme.issue_command(PATHS, "a.example.net", "https://127.0.0.1:14000/dir", Path("/tmp/ca.pem"), force=True).argv)
     assert argv[argv.index("--server") + 1] == "https://127.0.0.1:14000/dir"
     assert argv[argv.index("--ca-bundle") + 1] == "/tmp/ca.pem"
     assert argv[-1] == "--force"
 
 
 def test_install_cert_targets_stable_paths_and_reloads_this_apache():
-    argv = acme.install_cert_command(PATHS, "isp.example.net")
+    argv = list(acme.install_cert_command(PATHS, "isp.example.net").argv)
     live = "/srv/sandbox/data/ispadmin_cert/live/isp.example.net"
     assert argv[argv.index("--cert-file") + 1] == f"{live}/cert.pem"
     assert argv[argv.index("--key-file") + 1] == f"{live}/key.pem"
@@ -36,21 +36,25 @@ def test_install_cert_targets_stable_paths_and_reloads_this_apache():
 
 
 def test_install_from_vendor_touches_no_cron_or_profile():
-    argv = acme.install_command(PATHS, Path("/opt/ispa/vendor/acme.sh/acme.sh"), "admin@example.net")
+    argv = list(acme.install_command(PATHS, Path("/opt/ispa/vendor/acme.sh/acme.sh"), "admin@example.net").argv)
     assert argv[:2] == ["/opt/ispa/vendor/acme.sh/acme.sh", "--install"]
     assert "--nocron" in argv and "--noprofile" in argv
     assert argv[argv.index("--accountemail") + 1] == "admin@example.net"
 
 
-def test_environment_keeps_acme_sh_inside_the_root():
-    env = acme.environment(PATHS)
+def test_every_acme_command_carries_the_environment_that_keeps_acme_sh_inside_the_root():
+    for command in (acme.issue_command(PATHS, "isp.example.net", "letsencrypt"),
+                    acme.install_cert_command(PATHS, "isp.example.net"), acme.renew_command(PATHS, "isp.example.net"),
+                    acme.upgrade_command(PATHS), acme.install_command(PATHS, Path("/opt/acme.sh"))):
+        assert dict(command.env) == acme.environment(PATHS)
+    env = acme.issue_command(PATHS, "isp.example.net", "letsencrypt").env
     assert env["ACME_DIR"] == "/srv/sandbox/data/ispadmin_cert/challenge"
     assert env["APACHE_HTTPD_CONF"] == "/srv/sandbox/etc/apache2/apache2.conf"
     assert env["APACHE_CONFDIR"] == "/srv/sandbox/etc/apache2"
 
 
 def test_renew_is_per_name_and_ecc():
-    argv = acme.renew_command(PATHS, "isp.example.net", force=True)
+    argv = list(acme.renew_command(PATHS, "isp.example.net", force=True).argv)
     assert argv[1:5] == ["--renew", "-d", "isp.example.net", "--ecc"] and argv[-1] == "--force"
 
 
@@ -74,6 +78,6 @@ def test_a_profile_is_asked_with_cert_profile_and_only_when_given(tmp_path):
     from ispa_acmewrap.paths import Paths
 
     paths = Paths.from_root(tmp_path)
-    argv = acme.issue_command(paths, "isp.example.net", "letsencrypt", profile="shortlived")
+    argv = list(acme.issue_command(paths, "isp.example.net", "letsencrypt", profile="shortlived").argv)
     assert argv[argv.index("--cert-profile") + 1] == "shortlived"
-    assert "--cert-profile" not in acme.issue_command(paths, "isp.example.net", "letsencrypt")
+    assert "--cert-profile" not in acme.issue_command(paths, "isp.example.net", "letsencrypt").argv

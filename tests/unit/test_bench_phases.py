@@ -6,6 +6,7 @@ import logging
 import sys
 
 from ispa_acmewrap import runner
+from ispa_acmewrap.command import Command
 from ispa_acmewrap.console import Console
 from tests.bench_wrapper import phases
 
@@ -36,7 +37,7 @@ def test_phases_split_a_run_by_step_and_program():
 def test_the_log_carries_steps_and_program_times(caplog):
     caplog.set_level(logging.INFO)
     Console(interactive=False, quiet=True).step("Checking DNS of admin.ispa.test")
-    runner.run([sys.executable, "-c", "pass"])
+    runner.run(Command([sys.executable, "-c", "pass"]))
     messages = [record.getMessage() for record in caplog.records]
     assert "step: Checking DNS of admin.ispa.test" in messages
     assert any(message.startswith(f"{sys.executable} exited 0 after ") for message in messages)

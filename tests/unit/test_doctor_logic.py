@@ -266,8 +266,8 @@ LISTEN 0      511        127.0.0.1:8080      0.0.0.0:*
 
 
 def test_ss_argv_and_parse():
-    assert listening_command([80, 443]) == ["ss", "-H", "-l", "-t", "-n", "-p", "sport", "=", ":80", "or",
-                                            "sport", "=", ":443"]
+    assert listening_command([80, 443]).argv == ("ss", "-H", "-l", "-t", "-n", "-p", "sport", "=", ":80", "or",
+                                                 "sport", "=", ":443")
     listeners = parse_listeners(SS_OUTPUT)
     assert [(item.address, item.port, item.programs) for item in listeners] == [
         ("0.0.0.0", 80, ("apache2",)), ("[::]", 443, ("nginx",)), ("127.0.0.1", 8080, ())]

@@ -171,8 +171,8 @@ def test_the_cas_rate_limit_answer_is_recognised_and_recorded(settings, monkeypa
               'rateLimited","detail":"too many failed authorizations recently: see https://letsencrypt.org/docs/'
               'failed-validation-limit/","status": 429}')
 
-    def refused(argv, **_options):
-        raise CommandFailed(list(argv), 1, output)
+    def refused(command, **_options):
+        raise CommandFailed(list(command.argv), 1, output)
 
     monkeypatch.setattr(runner, "run", refused)
     outcome, reason = renew.renew_one(settings, console.Console(interactive=False, quiet=True), NAME)
@@ -234,11 +234,11 @@ def test_no_certificates_yet_says_how_to_get_them(settings):
 
 def test_renew_and_upgrade_argv(settings):
     paths = settings.paths
-    argv = acme.renew_command(paths, NAME, force=True)
+    argv = list(acme.renew_command(paths, NAME, force=True).argv)
     assert argv[:5] == [str(paths.acme_script), "--renew", "-d", NAME, "--ecc"]
     assert argv[-1] == "--force"
     assert ["--home", str(paths.acme_home)] == argv[argv.index("--home"):argv.index("--home") + 2]
     assert ["--cert-home", str(paths.cert_home)] == argv[argv.index("--cert-home"):argv.index("--cert-home") + 2]
-    assert "--force" not in acme.renew_command(paths, NAME)
-    upgrade = acme.upgrade_command(paths)
+    assert "--force" not in acme.renew_command(paths, NAME).argv
+    upgrade = list(acme.upgrade_command(paths).argv)
     assert upgrade[:2] == [str(paths.acme_script), "--upgrade"] and "--home" in upgrade
