@@ -1,9 +1,11 @@
 """`make bench`: what the speed targets are measured by (no test asserts a timing).
 
-- `ispa-cert --help` start-up time (it must stay fast: cron and monitoring call the tool often);
+- `ispa-cert --help` start-up time (it must stay fast: cron and monitoring call the tool often),
+  beside `certbot --help` (target <= 0.2; certbot in a private venv, tests/bench_certbot.py);
 - the DNS check of 3 names against a dead resolver, as a ratio to the configured
   timeout (target ≤ 1.2: the names are checked in parallel), and against a local DNS server;
-- `status` for 3 certificates and `doctor --offline` (interactive speed);
+- `status` for 3 certificates and `doctor --offline` (interactive speed); `status` beside
+  `certbot certificates` listing the same 3 certificates (target <= 0.5);
 - the wrapper's cost: `issue` and `renew --force` beside raw acme.sh doing the same (tests/bench_wrapper.py).
 """
 
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 from ispa_acmewrap import dns
+from tests.bench_certbot import certbot_executable
 from tests.conftest import ispa_cert_executable
 from tests.stack import ChallTestSrv, make_sandbox
 
@@ -33,8 +36,12 @@ def median_seconds(action, runs: int = RUNS) -> float:
 
 
 def bench_help() -> None:
-    seconds = median_seconds(lambda: subprocess.run([ispa_cert_executable(), "--help"], capture_output=True, check=True))
-    print(f"ispa-cert --help                                   {seconds * 1000:7.0f} ms (median of {RUNS})")
+    ours = median_seconds(lambda: subprocess.run([ispa_cert_executable(), "--help"], capture_output=True, check=True))
+    certbot = str(certbot_executable())
+    theirs = median_seconds(lambda: subprocess.run([certbot, "--help"], capture_output=True, check=True))
+    print(f"ispa-cert --help                                   {ours * 1000:7.0f} ms (median of {RUNS})")
+    print(f"certbot --help                                     {theirs * 1000:7.0f} ms   "
+          f"ratio {ours / theirs:.2f} (target <= 0.2)")
 
 
 def bench_dns_dead_resolver(timeout: float = 1.0) -> None:
@@ -63,8 +70,11 @@ def bench_status_and_doctor() -> None:
     except ImportError:
         print("status / doctor benchmark: not available")
         return
-    for label, seconds in bench_status_doctor().items():
+    timings = bench_status_doctor()
+    for label, seconds in timings.items():
         print(f"{label:<51}{seconds * 1000:7.0f} ms")
+    print(f"{'status / certbot certificates':<51}  ratio {timings['status_3_certificates'] / timings['certbot_certificates']:.2f}"
+          " (target <= 0.5)")
 
 
 def bench_wrapper_cost() -> None:

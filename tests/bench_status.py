@@ -1,11 +1,12 @@
-"""Benchmark: wall time of `ispa-cert status` with 3 certificates and of `ispa-cert doctor --offline`.
+"""Benchmark: wall time of `ispa-cert status` with 3 certificates and of `ispa-cert doctor --offline`,
+and of `certbot certificates` listing the same 3 certificates (tests/bench_certbot.py).
 
 Starts the real stack (Pebble, pebble-challtestsrv, a sandbox Apache), issues 3 certificates once
-(about 20 s, not measured), then runs each command `runs` times as a subprocess of the installed
-ispa-cert and reports the median in seconds. Stops everything it started.
+(about 20 s, not measured), then runs each command `runs` times as a subprocess and reports the
+median in seconds. Stops everything it started.
 
     from tests.bench_status import bench_status_doctor
-    bench_status_doctor()   # {'status_3_certificates': 0.29, 'doctor_offline': 0.58}
+    bench_status_doctor()   # {'status_3_certificates': 0.29, 'certbot_certificates': 0.9, 'doctor_offline': 0.58}
 
 or `python -m tests.bench_status`.
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
 import time
 
+from tests.bench_certbot import certbot_config, certbot_executable
 from tests.conftest import ToolRunner
 from tests.stack import Stack, make_sandbox
 
@@ -29,7 +32,12 @@ def bench_status_doctor(runs: int = 5) -> dict[str, float]:
     try:
         tool = ToolRunner(stack.tool_env())
         _issue_three(tool)
+        live = {name: stack.paths.live(name) for name in NAMES.values()}
+        options = certbot_config(root / "certbot", {name: (files.cert, files.key, files.fullchain)
+                                                    for name, files in live.items()}, stack.pebble.directory_url)
+        certbot = [str(certbot_executable()), "certificates", *options]
         return {"status_3_certificates": _median(tool, ("status",), runs),
+                "certbot_certificates": _median_of(lambda: _checked(certbot), runs),
                 "doctor_offline": _median(tool, ("doctor", "--offline"), runs)}
     finally:
         stack.stop()
@@ -41,6 +49,21 @@ def _issue_three(tool: ToolRunner) -> None:
                   "--server-ip", "127.0.0.1", "--yes")
     if result.returncode != 0:
         raise RuntimeError(f"issuing the benchmark's certificates failed:\n{result.stdout}{result.stderr}")
+
+
+def _checked(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0 or "Certificate Name" not in result.stdout:
+        raise RuntimeError(f"{' '.join(argv[:2])} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+
+
+def _median_of(action, runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
 
 
 def _median(tool: ToolRunner, args: tuple[str, ...], runs: int) -> float:
