@@ -6,6 +6,12 @@ acme.sh is always told its CA (its own default is not Let's Encrypt), its homes
 (created first: acme.sh 3.1.1 fails obscurely when they are missing), the
 challenge directory (ACME_DIR, otherwise /home/.acme) and the Apache main config
 it edits in --apache mode (APACHE_HTTPD_CONF, otherwise the compiled-in path).
+
+ispa-cert issues in webroot mode (Paths.acme_webroot, whose .well-known/acme-challenge
+leads to the challenge directory the generated include's Alias serves): acme.sh only
+writes its token, with no Apache edit and no reload, and remembers the webroot
+(Le_Webroot) for every later --renew and the guide's --renewAll. Certificates acme.sh
+issued in --apache mode before keep renewing that way until they are issued again.
 """
 
 from __future__ import annotations
@@ -125,7 +131,8 @@ def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None =
     """--cert-profile asks the CA for a profile; acme.sh keeps it (Le_Certificate_Profile) for --renew.
     key_type "rsa" or "ec" (acme.sh's default, ECDSA P-256) chooses the key and so the layout."""
     length = ["--keylength", KEY_LENGTHS[key_type]] if key_type else []
-    return Command([paths.acme_script, "--issue", "--apache", "-d", name, *length, *_homes(paths),
+    return Command([paths.acme_script, "--issue", "--webroot", paths.acme_webroot, "-d", name, *length,
+                    *_homes(paths),
                     *_ca(server, ca_bundle), *_logging(paths), *(["--force"] if force else []),
                     *(["--cert-profile", profile] if profile else [])], environment(paths))
 

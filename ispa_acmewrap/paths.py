@@ -111,6 +111,11 @@ class Paths:
         return self.cert_home / "challenge"
 
     @property
+    def acme_webroot(self) -> Path:
+        """The webroot acme.sh validates through: its .well-known/acme-challenge leads to challenge_dir."""
+        return self.cert_home / "webroot"
+
+    @property
     def state_dir(self) -> Path:
         return self.cert_home / "ispa-cert"
 

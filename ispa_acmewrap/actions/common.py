@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,13 +64,15 @@ def virtual_hosts(settings: Settings) -> list[VirtualHost]:
 
 
 def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,)):
-    """Run acme.sh in --apache mode (its main-config edit undone afterwards).
+    """Run acme.sh --issue or --renew: in webroot mode (prepare_webroot), or in the --apache mode a
+    name was issued in before ispa-cert (its main-config edit undone afterwards).
 
     Returns (exit code, None) on success, (None, AcmeFailure) when acme.sh failed,
     with the CA's full reason read from acme.sh's log.
     """
     paths = settings.paths
     persist_challenge_dir(paths)
+    prepare_webroot(paths)
     log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     try:
         with transaction.acme_apache_run(paths, " ".join(command.argv[1:4])):
@@ -139,6 +143,26 @@ def persist_challenge_dir(paths) -> None:
     if wanted != text:
         atomic_write(conf, wanted.encode(errors="surrogateescape"))
         log.info("acme.sh's ACME_DIR set to %s in %s", paths.challenge_dir, conf)
+
+
+def prepare_webroot(paths) -> None:
+    """The webroot acme.sh validates through (acme.issue_command): its .well-known/acme-challenge is a
+    link to the challenge directory, which the generated include's Alias serves for every name.
+
+    acme.sh writes its token through the link and removes only the token afterwards. A directory in
+    the link's place (acme.sh makes one when the link is gone) holds nothing but tokens: it is replaced."""
+    link = paths.acme_webroot / ".well-known" / "acme-challenge"
+    target = os.path.relpath(paths.challenge_dir, link.parent)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    paths.challenge_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    elif link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+    log.info("acme.sh's webroot %s leads to the challenge directory %s", paths.acme_webroot, paths.challenge_dir)
 
 
 def remove_stale_acme_aliases(settings: Settings, console: Console) -> list[str]:

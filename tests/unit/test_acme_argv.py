@@ -9,9 +9,11 @@ HOMES = ["--home", "/srv/sandbox/data/ispadmin_cert/acme", "--config-home", "/sr
          "--cert-home", "/srv/sandbox/data/ispadmin_cert"]
 
 
-def test_issue_names_the_ca_explicitly_and_uses_apache_mode():
+def test_issue_names_the_ca_explicitly_and_validates_through_the_webroot_that_leads_to_the_challenge_alias():
     argv = list(acme.issue_command(PATHS, "isp.example.net", "letsencrypt").argv)
-    assert argv[:5] == ["/srv/sandbox/data/ispadmin_cert/acme/acme.sh", "--issue", "--apache", "-d", "isp.example.net"]
+    assert argv[:6] == ["/srv/sandbox/data/ispadmin_cert/acme/acme.sh", "--issue", "--webroot",
+                        "/srv/sandbox/data/ispadmin_cert/webroot", "-d", "isp.example.net"]
+    assert "--apache" not in argv  # no edit of apache2.conf, no reload while validating
     assert argv[argv.index("--server") + 1] == "letsencrypt"
     assert "--ca-bundle" not in argv and "--force" not in argv
     for option, value in zip(HOMES[::2], HOMES[1::2]):
