@@ -189,7 +189,9 @@ def apache_model(settings: Settings) -> list[VirtualHost]:
     """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that."""
     paths = settings.paths
     require_apache_config(settings)  # as it is now: a broken site is quoted in Apache's own words
-    for command in (apache.ssl_configtest_command(paths), apache.dump_command(paths)):
+    ssl_test = apache.ssl_configtest_command(paths)
+    already_tested = ssl_test.argv == apache.ctl_command(paths, "-t").argv  # mod_ssl is on: that was this test
+    for command in ([] if already_tested else [ssl_test]) + [apache.dump_command(paths)]:
         result = runner.run(command, ok_codes=runner.ALL_EXIT_CODES)
         _refuse_unless_valid(result)
     return apache.parse_virtual_hosts(result.output)
