@@ -31,7 +31,7 @@ def bench_status_doctor(runs: int = 5) -> dict[str, float]:
     stack = Stack.start(root)
     try:
         tool = ToolRunner(stack.tool_env())
-        _issue_three(tool)
+        _issue_three(tool, stack)
         live = {name: stack.paths.live(name) for name in NAMES.values()}
         options = certbot_config(root / "certbot", {name: (files.cert, files.key, files.fullchain)
                                                     for name, files in live.items()}, stack.pebble.directory_url)
@@ -44,9 +44,12 @@ def bench_status_doctor(runs: int = 5) -> dict[str, float]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _issue_three(tool: ToolRunner) -> None:
+def _issue_three(tool: ToolRunner, stack: Stack) -> None:
+    dealer_site = stack.root / "srv" / "dealer"  # the dealer has no vhost of its own: a document root
+    dealer_site.mkdir(parents=True, exist_ok=True)
+    (dealer_site / "index.html").write_text("<h1>dealer portal</h1>\n")
     result = tool("issue", "-a", "-c", "-d", *(f"--{role}-domain={name}" for role, name in NAMES.items()),
-                  "--server-ip", "127.0.0.1", "--yes")
+                  "--dealer-docroot", str(dealer_site), "--server-ip", "127.0.0.1", "--yes")
     if result.returncode != 0:
         raise RuntimeError(f"issuing the benchmark's certificates failed:\n{result.stdout}{result.stderr}")
 

@@ -56,6 +56,7 @@ def phases(log_text: str, ended_at: float) -> list[Phase]:
     `ended_at` (epoch seconds) closes the last step."""
     found: list[Phase] = []
     start = last = None
+    before_steps = Phase("(start-up, names, lock)")  # also what runs before the first step (apache2ctl)
     for line in log_text.splitlines():
         match = _LINE.match(line)
         if not match:
@@ -66,11 +67,12 @@ def phases(log_text: str, ended_at: float) -> list[Phase]:
             if found:
                 found[-1].seconds = at - last
             elif at > start:
-                found.append(Phase("(start-up, names, lock)", at - start))
+                before_steps.seconds = at - start
+                found.append(before_steps)
             found.append(Phase(_short(step["step"])))
             last = at
-        elif (exited := _EXITED.match(match["message"])) and found:
-            found[-1].programs[_program(exited["program"])] += float(exited["seconds"])
+        elif exited := _EXITED.match(match["message"]):
+            (found[-1] if found else before_steps).programs[_program(exited["program"])] += float(exited["seconds"])
         if found and last is not None:
             found[-1].seconds = at - last
     if found and last is not None:
