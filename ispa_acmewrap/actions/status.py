@@ -12,6 +12,7 @@ assumed. Reading changes nothing and takes no lock.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -41,16 +42,20 @@ class StatusResult:
     tls: TlsStatus | None = None
 
 
-def tls_status(settings: Settings, record: State) -> TlsStatus:
+def tls_status(settings: Settings, record: State, http2: tls.Http2Support | None) -> TlsStatus:
+    """`http2`: what http2_support() found."""
     paths = settings.paths
     include = paths.vhost_include.read_text(errors="replace") if paths.vhost_include.exists() else ""
     return TlsStatus(tls.profile_in_use(include), record.tls_profile or tls.DEFAULT_PROFILE,
-                     apache.redirects_to_https(include), tls.hsts_in(include), http2_support(settings))
+                     apache.redirects_to_https(include), tls.hsts_in(include), http2)
 
 
 def run(settings: Settings) -> StatusResult:
     """Every certificate, with whether Apache serves it (asked over the network), and the TLS policy."""
     record = load_state(settings.paths.state_file)
-    rows = certificate_rows(settings, known_names(settings, record), record)
-    asked = [replace(row, serving=verify.check(settings, row.name, file=row.file)) for row in rows]
-    return StatusResult(tuple(asked), now(), settings.https_port, tls_status(settings, record))
+    with ThreadPoolExecutor(max_workers=8) as pool:  # apache2ctl -M and the TLS handshakes run side by side
+        http2 = pool.submit(http2_support, settings)
+        rows = certificate_rows(settings, known_names(settings, record), record)
+        servings = pool.map(lambda row: verify.check(settings, row.name, file=row.file), rows)
+        asked = [replace(row, serving=serving) for row, serving in zip(rows, servings)]
+        return StatusResult(tuple(asked), now(), settings.https_port, tls_status(settings, record, http2.result()))
