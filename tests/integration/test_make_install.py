@@ -107,6 +107,9 @@ def scratch():
     state = Scratch(root, fakes)
     state.before = state.files()
     state.crontab_before = state.crontab.read_text()
+    stale = REPO / "build/lib/ispa_acmewrap/renamed_long_ago.py"  # what an earlier build left behind
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("raise SystemExit('a module removed from the source was installed')\n")
     state.installed = state.make("install")
     yield state
     shutil.rmtree(base, ignore_errors=True)
@@ -134,6 +137,15 @@ def test_the_environment_holds_no_test_tool_and_is_not_the_checkout(scratch):
     assert absent == "True"
     assert location.startswith(str(scratch.root / "usr/local/lib/ispa-cert/venv/"))
     assert not list((scratch.root / "usr/local/lib").rglob("*pebble*"))
+
+
+def test_the_installed_package_holds_exactly_the_checkouts_modules(scratch):
+    installed = Path(subprocess.run([str(scratch.root / "usr/local/lib/ispa-cert/venv/bin/python"), "-I", "-c",
+                                     "import ispa_acmewrap; print(ispa_acmewrap.__path__[0])"],
+                                    capture_output=True, text=True, check=True).stdout.strip())
+    source = REPO / "ispa_acmewrap"
+    assert sorted(str(path.relative_to(installed)) for path in installed.rglob("*.py")) == \
+        sorted(str(path.relative_to(source)) for path in source.rglob("*.py"))
 
 
 def test_the_command_on_roots_path_runs_and_finds_its_acme_sh(scratch):
