@@ -190,3 +190,9 @@ def _key_type(key: object) -> str:
     if isinstance(key, ed448.Ed448PublicKey):
         return "Ed448"
     return type(key).__name__
+
+
+def lifetime_text(certificate: CertificateInfo) -> str:
+    """90 days, 6 days, 36 hours: the certificate's lifetime in whole days when it is."""
+    hours = round(certificate.lifetime / timedelta(hours=1))
+    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"

@@ -25,6 +25,7 @@ import dns.resolver
 from . import runner
 from .command import Command
 from .errors import BadInput, PreconditionMissing
+from .names import split_host_port  # noqa: F401 - also dns.split_host_port for callers
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +158,6 @@ def make_resolver(nameserver: str | None) -> dns.resolver.Resolver:
         raise BadInput(f"DNS server {nameserver!r} is not an IP address with an optional :PORT") from bad
     resolver.port = port
     return resolver
-
-
-def split_host_port(server: str, default_port: int = 53) -> tuple[str, int]:
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        return host, int(rest.lstrip(":") or default_port)
-    if server.count(":") == 1:
-        host, _, port = server.partition(":")
-        return host, int(port)
-    return server, default_port
 
 
 def query(resolver: dns.resolver.Resolver, name: str, rdtype: str, deadline: float) -> Lookup:

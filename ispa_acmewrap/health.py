@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from pathlib import Path
 
 from packaging.version import Version
 
-from .certs import CertificateInfo
+from .certs import CertificateInfo, lifetime_text
+from .findings import Finding, Severity, worst  # noqa: F401 - doctor's vocabulary, defined apart for light importers
 from .cron import CronStatus
 from .renewal import RenewalPlan, plan as renewal_plan
 from .dns import NameFinding, Verdict
@@ -30,44 +30,6 @@ RENEWAL_GAP = timedelta(days=8)  # renew runs daily, or weekly with the guide's 
 APACHE_PROGRAMS = frozenset({"apache2", "httpd"})
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 ROLE_FLAGS = {"admin": "-a", "client": "-c", "dealer": "-d"}
-
-
-class Severity(Enum):
-    OK = "OK"
-    WARN = "WARN"
-    CRIT = "CRIT"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def exit_code(self) -> int:
-        """The monitoring-plugin exit status."""
-        return _EXIT_CODES[self]
-
-    @property
-    def word(self) -> str:
-        """The status word of the plugin's first line."""
-        return _WORDS[self]
-
-
-_EXIT_CODES = {Severity.OK: 0, Severity.WARN: 1, Severity.CRIT: 2, Severity.UNKNOWN: 3}
-_WORDS = {Severity.OK: "OK", Severity.WARN: "WARNING", Severity.CRIT: "CRITICAL", Severity.UNKNOWN: "UNKNOWN"}
-_RANK = (Severity.OK, Severity.UNKNOWN, Severity.WARN, Severity.CRIT)
-
-
-def worst(severities: Iterable[Severity]) -> Severity:
-    """CRIT > WARN > UNKNOWN > OK; nothing at all is OK."""
-    return max(severities, key=_RANK.index, default=Severity.OK)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's verdict. `check` is a stable id; `subject` the name it is about, if any."""
-
-    check: str
-    severity: Severity
-    message: str
-    fix: str | None = None
-    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -395,12 +357,6 @@ def renewal_info_finding(name: str, profile: str | None, certificate: Certificat
     chosen = "chosen inside the window" if plan.rule == "ari" else "2/3 of the lifetime, before the window ends"
     return Finding("renewal-info", Severity.OK, f"{lifetime}; {window}; renewal at {utc_minute(plan.due_at)} ({chosen})",
                    subject=name)
-
-
-def lifetime_text(certificate: CertificateInfo) -> str:
-    """90 days, 6 days, 36 hours: the certificate's lifetime in whole days when it is."""
-    hours = round(certificate.lifetime / timedelta(hours=1))
-    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
 
 
 def served_finding(name: str, port: int, on_disk: CertificateInfo | None, served: CertificateInfo | None) -> Finding:

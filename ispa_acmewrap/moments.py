@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 
+def now() -> datetime:
+    """The moment, in UTC (one clock for every command)."""
+    return datetime.now(timezone.utc)
+
+
 def utc_minute(moment: datetime) -> str:
     """2026-03-01 05:13 UTC: messages, tables and findings."""
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"

@@ -218,7 +218,7 @@ def status_table(result) -> str:
     """`ispa-cert status`: one row per certificate, then a note per name that needs one."""
     if not result.rows:
         return "\n".join(["No certificates yet: `ispa-cert issue -a -c` gets them.", *_tls_lines(result.tls)])
-    from .health import lifetime_text
+    from .certs import lifetime_text
 
     rows = []
     for row in result.rows:
@@ -346,7 +346,7 @@ def _label(finding) -> str:
 
 def doctor_summary(report) -> str:
     """The human part of the first line: counts and the worst problems, or what is fine."""
-    from .health import Severity
+    from .findings import Severity
 
     if report.severity is Severity.OK:
         text = f"{len(report.findings)} checks OK"
@@ -377,7 +377,7 @@ def plugin_line(report) -> str:
 
 def doctor_text(report) -> str:
     """The plugin line, then one line per check with the fix for what is not OK."""
-    from .health import Severity
+    from .findings import Severity
 
     lines = [plugin_line(report)]
     for finding in report.findings:

@@ -109,7 +109,7 @@ def _check_server(server: str) -> None:
 
 
 def _check_dns_server(server: str) -> None:
-    from .dns import split_host_port
+    from .names import split_host_port
 
     try:
         host, port = split_host_port(server)

@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .health import Finding, Severity
+from .findings import Finding, Severity
 
 PROFILES = ("intermediate", "modern")
 DEFAULT_PROFILE = "intermediate"

@@ -6,27 +6,23 @@ import logging
 import os
 import shutil
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .. import acme, apache, ca, dns, renewal, runner, selftest, state as state_store, transaction
-from ..apache import VirtualHost
 from ..certs import CertificateInfo
 from ..command import Command
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
 from ..lifecycle import require_root  # noqa: F401 - actions check it too when called directly
-from ..moments import utc_minute
+from ..moments import now, utc_minute  # noqa: F401 - the commands take the clock from here
 from ..outcomes import Outcome
+from .served import apache_rejects, virtual_hosts  # noqa: F401 - shared with the commands
 from ..settings import DEFAULT_CA_TIMEOUT, ENV_CA_TIMEOUT, Settings
 from ..state import IssuanceKind, State
 
 log = logging.getLogger(__name__)
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def require_apache(settings: Settings) -> None:
     paths = settings.paths
@@ -43,24 +39,7 @@ def require_apache_config(settings: Settings) -> None:
     try:
         transaction.configtest(settings.paths)
     except CommandFailed as failed:
-        raise _apache_rejects(failed) from None
-
-
-def _apache_rejects(failed: CommandFailed) -> PreconditionMissing:
-    return PreconditionMissing(
-        f"Apache rejects its current configuration, so nothing was changed. Apache said:\n"
-        f"{transaction.apache_message(failed.output)}",
-        hint="fix the file and line Apache names (`apache2ctl configtest` checks it), or disable the broken "
-             "site (a2dissite NAME), then run the command again; the CA was not contacted")
-
-
-def virtual_hosts(settings: Settings) -> list[VirtualHost]:
-    """What Apache itself says it serves (apache2ctl -S)."""
-    try:
-        result = runner.run(apache.ctl_command(settings.paths, "-S"))
-    except CommandFailed as failed:
-        raise _apache_rejects(failed) from None
-    return apache.parse_virtual_hosts(result.output)
+        raise apache_rejects(failed) from None
 
 
 def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,)):

@@ -16,15 +16,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import acme, apache, renewal, runner, tls, verify
+from .. import acme, apache, renewal, runner, tls, transaction, verify
 from ..acme import HeldCertificate
+from ..apache import VirtualHost
 from ..certs import CertificateInfo, read_certificate
-from ..errors import IspaError, OperationFailed
+from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing
 from ..names import ROLES
 from ..paths import Paths
 from ..settings import Settings
 from ..state import State, names_on_record
-from .common import virtual_hosts
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +168,20 @@ def http2_support(settings: Settings) -> tls.Http2Support | None:
         return None
     modules = tls.parse_loaded_modules(result.output)
     return tls.http2_support(modules) if result.returncode == 0 and modules else None
+
+
+def apache_rejects(failed: CommandFailed) -> PreconditionMissing:
+    return PreconditionMissing(
+        f"Apache rejects its current configuration, so nothing was changed. Apache said:\n"
+        f"{transaction.apache_message(failed.output)}",
+        hint="fix the file and line Apache names (`apache2ctl configtest` checks it), or disable the broken "
+             "site (a2dissite NAME), then run the command again; the CA was not contacted")
+
+
+def virtual_hosts(settings: Settings) -> list[VirtualHost]:
+    """What Apache itself says it serves (apache2ctl -S)."""
+    try:
+        result = runner.run(apache.ctl_command(settings.paths, "-S"))
+    except CommandFailed as failed:
+        raise apache_rejects(failed) from None
+    return apache.parse_virtual_hosts(result.output)

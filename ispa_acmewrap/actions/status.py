@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .. import apache, tls, verify
+from ..moments import now
 from ..settings import Settings
 from ..state import State, load_state
-from .common import now
 from .served import CertificateRow, certificate_rows, http2_support, known_names
 
 
