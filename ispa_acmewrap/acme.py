@@ -138,8 +138,13 @@ def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None =
 
 
 def reload_line(paths: Paths) -> str:
-    """The shell line acme.sh runs after installing or renewing a certificate."""
-    return f"APACHE_CONFDIR={shlex.quote(str(paths.apache_confdir))} apache2ctl graceful"
+    """The shell line acme.sh runs after installing or renewing a certificate: a graceful reload of a
+    running Apache only. `apache2ctl graceful` alone starts an Apache the admin stopped; the PID file
+    is the one Debian's envvars names (Apache's PidFile)."""
+    confdir = shlex.quote(str(paths.apache_confdir))
+    return (f'(APACHE_CONFDIR={confdir}; export APACHE_CONFDIR; . "$APACHE_CONFDIR/envvars"; '
+            'if kill -0 "$(cat "$APACHE_PID_FILE" 2>/dev/null)" 2>/dev/null; then apache2ctl graceful; '
+            'else echo "Apache is not running: not reloaded, not started"; fi)')
 
 
 def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> Command:
@@ -316,3 +321,19 @@ def account_registered(paths: Paths, directory_url: str) -> bool:
     """An account key and its registration URL (ca.conf ACCOUNT_URL) for the CA, in either layout."""
     return any((directory / "account.key").exists() and _read_conf(directory / "ca.conf").get("ACCOUNT_URL")
                for directory in account_dirs(paths, directory_url))
+
+
+# What acme.sh's output says it is doing (3.1.1 and 3.1.5 word it differently), for the one
+# progress line per name: the order is placed, the CA validates, the certificate is signed.
+_PROGRESS_STEPS = (
+    (re.compile(r"\] (Verifying: |Pending\b|Processing\.)"), "validating"),
+    (re.compile(r"\] (Verification finished|Verify finished|Let'?s finalize|Downloading cert)"), "signing"),
+)
+
+
+def progress_step(line: str) -> str | None:
+    """The step an acme.sh output line shows it has reached ("validating", "signing"), else None."""
+    for pattern, step in _PROGRESS_STEPS:
+        if pattern.search(line):
+            return step
+    return None

@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import __version__, helptext as text
+from . import __version__, helptext as text, terminal
 from .errors import IspaError
 from .helptext import Command
 
@@ -66,7 +66,12 @@ def _settings(**overrides):
 
 def _console(yes: bool = False, quiet: bool = False):
     from .console import Console
-    return Console(interactive=sys.stdin.isatty(), assume_yes=yes, quiet=quiet)
+    return Console(interactive=sys.stdin.isatty(), assume_yes=yes, quiet=quiet, verbose=GLOBAL["verbose"])
+
+
+def _say(text_: str, stream=None) -> None:
+    """Print; a reader that closed the pipe (`ispa-cert status | head`) silences the output, never the run."""
+    terminal.write(stream or sys.stdout, text_)
 
 
 def _run(settings, act: Callable[[], object], render: Callable[[object], int | None] = lambda _: None, **how):
@@ -138,7 +143,7 @@ def renew(force: text.flag("--force", key="renew --force") = False, cron: text.f
         if not cron:
             console.say(renew_summary(settings, result))
         elif result.attempted:
-            print(renew_cron_line(result), flush=True)
+            _say(renew_cron_line(result))
         action.raise_for_failures(result)
 
     _run(settings, lambda: action.run(settings, console, action.RenewOptions(force=force)), render,
@@ -156,12 +161,12 @@ def cron_install(schedule: text.value("--schedule", "'M H DOM MON DOW'") = None,
     settings = _settings()
     if update_only:
         return _run(settings, lambda: action.update(settings),
-                    lambda change: print(cron_change_text(settings, change)), changes="cron update")
+                    lambda change: _say(cron_change_text(settings, change)), changes="cron update")
     console = _console(yes)
 
     def render(result) -> None:
         takeover.raise_if_refused(result)
-        print(takeover_text(settings, result))
+        _say(takeover_text(settings, result))
 
     _run(settings, lambda: takeover.install(settings, schedule, console, adopt=adopt), render, changes="cron install")
 
@@ -171,7 +176,7 @@ def cron_remove(legacy: text.flag("--legacy") = False) -> None:
     from .actions import cron as action
     from .report import cron_change_text
     settings = _settings()
-    _run(settings, lambda: action.remove(settings, legacy), lambda change: print(cron_change_text(settings, change)),
+    _run(settings, lambda: action.remove(settings, legacy), lambda change: _say(cron_change_text(settings, change)),
          changes="cron remove")
 
 
@@ -180,7 +185,7 @@ def cron_show() -> None:
     from .actions import cron as action
     from .report import cron_view_text
     settings = _settings()
-    _run(settings, lambda: action.show(settings), lambda view: print(cron_view_text(settings, view)))
+    _run(settings, lambda: action.show(settings), lambda view: _say(cron_view_text(settings, view)))
 
 
 @app.command(cls=Command, help=text.UPGRADE, epilog=text.CHANGE)
@@ -211,12 +216,18 @@ def repair(reissue: text.flag("--reissue") = False, new_account: text.flag("--ne
 
 
 @app.command(cls=Command, help=text.STATUS, epilog=text.READ)
-def status(json_output: text.Json = False) -> None:
+def status(json_output: text.Json = False, wide: text.flag("--wide") = False) -> None:
     from .actions import status as action
     from .report import status_document, status_table, to_json
     settings = _settings()
-    _run(settings, lambda: action.run(settings),
-         lambda result: print(to_json(status_document(result)) if json_output else status_table(result)))
+
+    def render(result) -> None:
+        if json_output:
+            return _say(to_json(status_document(result)))
+        shown = status_table(result, wide)  # the notes below the narrow table wrapped on a terminal
+        _say(shown if wide else terminal.wrap(shown, terminal.columns(sys.stdout), indent="  "))
+
+    _run(settings, lambda: action.run(settings), render)
 
 
 @app.command(cls=text.PluginCommand, help=text.DOCTOR, epilog=text.DOCTOR_EXITS)
@@ -229,7 +240,7 @@ def doctor(json_output: text.Json = False,
     try:
         settings = _load_settings(server_ips=tuple(server_ip or ()), dns_server=dns_server, dns_timeout=dns_timeout)
     except IspaError as error:
-        print(doctor_failure_line(error.message))
+        _say(doctor_failure_line(error.message))
         raise typer.Exit(DOCTOR_UNKNOWN) from None
     options = DoctorOptions(names=tuple(name or ()), offline=offline)
     _run(settings, lambda: _doctor_outcome(settings, options, json_output), lambda code: code, pending=False)
@@ -244,7 +255,9 @@ def _doctor_outcome(settings, options, json_output: bool) -> int:
     runner_log.setLevel(logging.NOTSET if settings.verbose else logging.WARNING)
     try:
         result = action.run(settings, options)
-        output = report.to_json(report.doctor_document(result)) if json_output else report.doctor_text(result)
+        output = report.to_json(report.doctor_document(result)) if json_output else \
+            terminal.wrap(report.doctor_text(result, terminal.colour_wanted(sys.stdout)), terminal.columns(sys.stdout),
+                          indent="        ")
         code, line = result.severity.exit_code, report.plugin_line(result)
     except Exception as error:  # noqa: BLE001 - doctor's contract: any failure is UNKNOWN, said on the first line
         log.exception("doctor could not run")
@@ -257,7 +270,7 @@ def _doctor_outcome(settings, options, json_output: bool) -> int:
     finally:
         runner_log.setLevel(logging.NOTSET)
     log.info("doctor: %s", line)
-    print(output)
+    _say(output)
     return code
 
 
@@ -268,9 +281,9 @@ def backups_list() -> None:
     settings = _settings()
 
     def render(listing) -> None:
-        print(backups_table(listing.backups))
+        _say(backups_table(listing.backups))
         for warning in damaged_backup_warnings(listing.damaged):
-            print(f"warning: {warning}", file=sys.stderr)
+            _say(terminal.labelled("warning", warning), sys.stderr)
 
     _run(settings, lambda: action.list_all(settings), render)
 

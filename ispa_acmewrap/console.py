@@ -10,6 +10,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
+from . import terminal
 from .errors import BadInput
 
 log = logging.getLogger(__name__)
@@ -22,33 +23,43 @@ class Console:
     interactive: a person is at a terminal and can answer questions.
     assume_yes: --yes, every question takes its safe default.
     quiet: --cron, nothing on the terminal but failures (everything still goes to the log).
+    verbose: -v, external programs' output streams to the terminal (through the log's handler).
+    Colour and wrapping follow terminal.py: only on a terminal, never with --cron or NO_COLOR.
     """
 
     interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
     assume_yes: bool = False
     quiet: bool = False
-    _in_pem: bool = field(default=False, init=False, repr=False)
+    verbose: bool = False
 
     def say(self, message: str = "") -> None:
+        """Prose: wrapped to the terminal's width (at most 100 columns), one line each in a pipe."""
         if not self.quiet:
-            print(message, flush=True)
+            terminal.write(sys.stdout, terminal.wrap(message, terminal.columns(sys.stdout), indent="  "))
+
+    def show(self, block: str) -> None:
+        """Text laid out already (a table, a diff): as it is."""
+        if not self.quiet:
+            terminal.write(sys.stdout, block)
+
+    def paint(self, text: str, style: str | None) -> str:
+        return terminal.paint(text, style, terminal.colour_wanted(sys.stdout, self.quiet))
 
     def step(self, message: str) -> None:
         """A progress line before a step that may take a while (also logged: `make bench` times the steps)."""
         log.info("step: %s", message)
-        self.say(f"==> {message}")
+        self.say(f"{self.paint('==>', 'strong')} {message}")
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        terminal.write(sys.stderr, terminal.labelled("warning", message, sys.stderr))
+
+    def done(self, message: str) -> None:
+        """The line that says it worked."""
+        if not self.quiet:
+            terminal.write(sys.stdout, terminal.labelled("done", message, sys.stdout))
 
     def stream(self, line: str) -> None:
-        """A line of an external program's output (acme.sh), indented; PEM blocks only go to the log."""
-        if line.startswith("-----BEGIN "):
-            self._in_pem = True
-        elif line.startswith("-----END "):
-            self._in_pem = False
-        elif not self._in_pem:
-            self.say(f"    {line}")
+        """A line of an external program's output: it is in the log already, and -v shows the log."""
 
     def confirm(self, question: str, default: bool, unattended: bool | None = None) -> bool:
         """Ask a yes/no question. With --yes the answer is `unattended` (default: `default`)."""
@@ -59,20 +70,28 @@ class Console:
         self._need_terminal(question)
         suffix = "[Y/n]" if default else "[y/N]"
         while True:
-            reply = input(f"{question} {suffix} ").strip().lower()
+            reply = self._input(f"{question} {suffix} ").strip().lower()
             if not reply:
                 return default
             if reply in ("y", "yes"):
                 return True
             if reply in ("n", "no"):
                 return False
-            print("Please answer y or n.")
+            self.say("Please answer y or n.")
 
     def ask(self, question: str, default: str | None = None) -> str:
         self._need_terminal(question)
         shown = f" [{default}]" if default else ""
-        reply = input(f"{question}{shown}: ").strip()
+        reply = self._input(f"{question}{shown}: ").strip()
         return reply or (default or "")
+
+    def _input(self, prompt: str) -> str:
+        """The question stands out (bold) on a terminal; a long one is wrapped, the answer typed after it."""
+        text = terminal.wrap(prompt.rstrip(" "), terminal.columns(sys.stdout), indent="  ")
+        head, _, last = text.rpartition("\n")
+        if head:
+            terminal.write(sys.stdout, self.paint(head, "strong"))
+        return input(self.paint(last, "strong") + " ")
 
     def _need_terminal(self, question: str) -> None:
         if not self.interactive:

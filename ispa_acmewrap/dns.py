@@ -220,9 +220,7 @@ def _verdict(name: str, lookups: NameLookups, ours: set[str], timeout: float) ->
             return lookup.fault, _fault_message(name, record, lookup, timeout)
     a, aaaa = _normalised(lookups.a.records), _normalised(lookups.aaaa.records)
     if not a and not aaaa:
-        target = _listing(ours) or "this server's public address"
-        return Verdict.NO_ADDRESS, (f"{name} exists but has no A or AAAA record: add an A record "
-                                    f"pointing to {target} at your DNS provider")
+        return Verdict.NO_ADDRESS, f"{name} exists but has no A or AAAA record: {_records_to_add(ours)} at your DNS provider"
     refusal = caa_refusal(lookups.caa.records)
     if refusal is not None:
         return Verdict.CAA_FORBIDS, (f"the CAA record of {lookups.caa.domain} ({refusal}) does not allow Let's "
@@ -282,6 +280,18 @@ def _normalised(addresses: Iterable[str]) -> set[str]:
 def _listing(addresses: Iterable[str]) -> str:
     parsed = sorted((ipaddress.ip_address(text) for text in addresses), key=lambda ip: (ip.version, ip))
     return ", ".join(str(ip) for ip in parsed)
+
+
+def _records_to_add(ours: set[str]) -> str:
+    """"add an A record pointing to 192.0.2.2 (and an AAAA record pointing to 2001:db8::2)": each family its record."""
+    v4 = [address for address in ours if ipaddress.ip_address(address).version == 4]
+    v6 = [address for address in ours if ipaddress.ip_address(address).version == 6]
+    if not v4 and not v6:
+        return "add an A record pointing to this server's public IPv4 address"
+    if not v4:
+        return f"add an AAAA record pointing to {_listing(v6)} (or an A record with this server's public IPv4 address)"
+    also = f" (and an AAAA record pointing to {_listing(v6)})" if v6 else ""
+    return f"add an A record pointing to {_listing(v4)}{also}"
 
 
 def _this_server(ours: set[str]) -> str:

@@ -209,9 +209,11 @@ Examples:
 
 STATUS = """Show the certificates: issuer, key, validity, next renewal, and whether Apache serves each.
 
-One row per name on record (and any other certificate acme.sh holds), with its profile and
-lifetime. Times are UTC; "renewal at" is the moment chosen inside the CA's renewal window
-(ARI) as the last issue or renew read it, else 2/3 of the lifetime ("no ARI"). A line below
+One row per name on record (and any other certificate acme.sh holds): key, expiry, days
+left, renewal and whether it is served, in 100 columns; --wide adds the issuer, profile,
+lifetime and the CA's renewal window, with times. Times are UTC; "renewal at" is the moment
+chosen inside the CA's renewal window (ARI) as the last issue or renew read it, else 2/3 of
+the lifetime ("no ARI"). A line below
 the table names a certificate the CA wants replaced early, with its explanation. Whether
 Apache serves exactly this certificate is checked over the network on the HTTPS port.
 Below the table: the TLS profile the HTTPS virtual hosts use, the redirect, HSTS, and
@@ -222,6 +224,7 @@ reported). Exit status 0 whenever it could look, also when there is no certifica
 \b
 Examples:
   ispa-cert status
+  ispa-cert status --wide
   ispa-cert status --json | jq -r '.certificates[] | "\\(.name) \\(.days_left)"'
 """
 
@@ -288,6 +291,7 @@ OPTION = {
     "--dns-server": "Resolver to ask for the DNS check (default: the system's; env ISPA_DNS_SERVER).",
     "--dns-timeout": "Time limit of each DNS query and of the port-80 self-test (default 4).",
     "--json": "Print one JSON document instead of the text.",
+    "--wide": "Add issuer, profile, lifetime and the CA's renewal window (wider than 100 columns).",
     "--admin": "Certificate for the ISPadmin administration interface.",
     "--client": "Certificate for the client portal.",
     "--dealer": "Certificate for the dealer portal.",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
+from . import __version__, terminal
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PRECONDITION, EXIT_UNEXPECTED, IspaError, PreconditionMissing
 from .settings import Settings
 
@@ -83,7 +83,7 @@ def recover_interrupted(settings: Settings) -> None:
     if settings.paths.pending_marker.exists():
         message = recover(settings.paths)
         if message:
-            print(f"notice: {message}", file=sys.stderr)
+            terminal.write(sys.stderr, terminal.labelled("notice", message))
             log.warning(message)
 
 
@@ -106,8 +106,9 @@ def report_pending_change(settings: Settings) -> None:
         then = f"puts {settings.paths.apache_main_config.name} back as it was before acme.sh ran"
     else:
         then = f"removes the unreadable marker {settings.paths.pending_marker}"
-    print(f"notice: an earlier run was interrupted while changing Apache ({marker.get('reason')}); the next "
-          f"changing command (e.g. `ispa-cert renew`) {then}", file=sys.stderr)
+    terminal.write(sys.stderr, terminal.labelled("notice", f"an earlier run was interrupted while changing Apache "
+                                                 f"({marker.get('reason')}); the next changing command (e.g. "
+                                                 f"`ispa-cert renew`) {then}"))
 
 
 def disk_full_message(error: OSError) -> str:
@@ -153,10 +154,11 @@ def run(settings, act: Callable[[], object], render: Callable[[object], int | No
             report_pending_change(settings)
     except IspaError as error:
         log.info("failed: %s", error.message, exc_info=True)
-        code = say_error(error.message, error.hint, error.exit_code)
+        code = say_error(error.message, error.hint, error.exit_code, quiet)
     except KeyboardInterrupt:
         log.info("interrupted", exc_info=True)
-        print("\ninterrupted", file=sys.stderr)
+        shown = terminal.paint("interrupted", "error", terminal.colour_wanted(sys.stderr, quiet))
+        terminal.write(sys.stderr, f"\n{shown}")
         code = EXIT_INTERRUPTED
     except PermissionError as error:
         if os.geteuid() == 0:
@@ -175,10 +177,11 @@ def run(settings, act: Callable[[], object], render: Callable[[object], int | No
     return code
 
 
-def say_error(message: str, hint: str | None, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+def say_error(message: str, hint: str | None, code: int, quiet: bool = False) -> int:
+    """`error:` and `hint:` on stderr, red and bold on a terminal (never with --cron or NO_COLOR); returns code."""
+    terminal.write(sys.stderr, terminal.labelled("error", message, quiet=quiet))
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        terminal.write(sys.stderr, terminal.labelled("hint", hint, quiet=quiet))
     return code
 
 
@@ -188,5 +191,6 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def _unexpected(log_file: Path | None) -> int:
     log.exception("unexpected error")
-    print(f"error: unexpected error — the details are in {log_file or 'the log'}", file=sys.stderr)
+    message = f"unexpected error — the details are in {log_file or 'the log'}"
+    terminal.write(sys.stderr, terminal.labelled("error", message))
     return EXIT_UNEXPECTED

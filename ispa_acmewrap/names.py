@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 import idna
 
@@ -29,7 +30,7 @@ _FORBIDDEN = set(";|&$`\\\"'<>(){}[]!#%^=,/:@~? \t\r\n")
 
 def normalize_name(raw: str) -> str:
     """Return the ASCII (punycode), lowercase form of a host name, or raise BadInput."""
-    text = raw.strip()
+    text = host_of_url(raw.strip())
     if not text:
         raise BadInput("the domain name is empty")
     if any(char.isspace() for char in text):
@@ -45,6 +46,17 @@ def normalize_name(raw: str) -> str:
     ascii_name = _to_ascii(name, raw)
     _check_shape(ascii_name, raw)
     return ascii_name
+
+
+def host_of_url(text: str) -> str:
+    """The host name of a pasted URL (`https://admin.isp.cz/login` → `admin.isp.cz`); other text unchanged."""
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+        return text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return text
+    return host or text
 
 
 def _is_ip_address(text: str) -> bool:
@@ -101,3 +113,9 @@ def split_host_port(server: str, default_port: int = 53) -> tuple[str, int]:
         host, _, port = server.partition(":")
         return host, int(port)
     return server, default_port
+
+
+def shown_name(ascii_name: str) -> str:
+    """The name for the admin's eyes: an IDN as typed beside its punycode (`münchen.de (xn--mnchen-3ya.de)`)."""
+    unicode_name = display_name(ascii_name)
+    return ascii_name if unicode_name == ascii_name else f"{unicode_name} ({ascii_name})"

@@ -7,20 +7,35 @@ run go through console.Console.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Sequence
 
+from . import terminal
 from .moments import utc_minute, utc_stamp as _utc_stamp
 from .outcomes import Account, Outcome
 from .transaction import EntryKind
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table with columns as wide as their widest cell."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], verdicts: Sequence[int] = (),
+          colour: bool = False) -> str:
+    """A plain text table with columns as wide as their widest cell.
+
+    The cells of the `verdicts` columns are coloured by what they say (terminal.verdict_style)
+    when `colour` is on; widths are counted without the colour codes."""
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
+
+    def cell_text(index: int, cell: str, width: int) -> str:
+        padded = cell.ljust(width)
+        if colour and index in verdicts:
+            return terminal.paint(cell, terminal.verdict_style(cell), True) + padded[len(cell):]
+        return padded
+
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
-    lines.extend("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
+    lines.extend("  ".join(cell_text(index, cell, width) for index, (cell, width) in enumerate(zip(row, widths))).rstrip()
+                 for row in cells)
     return "\n".join(lines)
 
 
@@ -32,40 +47,85 @@ def _date(moment) -> str:
     return utc_minute(moment) if moment else "-"
 
 
-def dns_table(findings, server: set[str]) -> str:
-    """`issue`: every name's DNS records and their verdict, under this server's addresses."""
-    rows = [(f.name, " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
+def dns_table(findings, server: set[str], colour: bool = False) -> str:
+    """`issue`: every name's DNS records and their verdict (coloured on a terminal), under this server's addresses."""
+    from .names import shown_name
+
+    rows = [(shown_name(f.name), " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
              " ".join(f.caa) or "-", f.verdict.value) for f in findings]
     header = f"This server's addresses: {' '.join(sorted(server)) or '(none found; give --server-ip)'}\n"
-    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows)
+    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows, verdicts=(5,), colour=colour)
 
 
-def self_test_table(results) -> str:
-    """`issue`: the HTTP-01 self-test of every name and address."""
-    return table(("name", "address", "result", "detail"),
-                 [(r.name, r.address or "-", r.verdict.value, r.detail) for r in results])
+def self_test_table(results, verbose: bool = False, doubted=(), colour: bool = False,
+                    width: int | None = None) -> str:
+    """`issue`: the HTTP-01 self-test of every name and address; below it what went wrong per name, wrapped
+    to `width` (the token's URL only when `verbose`). A name whose DNS was doubted gets no line: its cause
+    was shown with the DNS check and is said again at the end."""
+    from .names import shown_name
+
+    rows = [(shown_name(r.name), r.address or "-", r.verdict.value) for r in results]
+    lines = [table(("name", "address", "result"), rows, verdicts=(2,), colour=colour)]
+    for result in results:
+        if verbose or not (result.ok or result.name in doubted):
+            detail = result.detail if verbose else without_token(result.detail)
+            lines.append(terminal.wrap(f"  {result.name}: {detail}", width, indent="  "))
+    return "\n".join(lines)
+
+
+TOKEN_PATH = re.compile(r"(/\.well-known/acme-challenge/)[A-Za-z0-9_-]{16,}")
+
+
+def without_token(text: str) -> str:
+    """The challenge URLs in text with the token left out (it is in the log)."""
+    return TOKEN_PATH.sub(r"\1…", text)
 
 
 def issue_summary(settings, result) -> str:
-    """The end of `issue`: per name its role, outcome, expiry and files."""
-    from .names import display_name
+    """The end of `issue`: per name its role, outcome and expiry; where the files are; what to do next.
 
-    rows = []
-    for entry in result.names:
-        certificate = entry.certificate
-        live = settings.paths.live(entry.name)
-        rows.append((display_name(entry.name), entry.role, entry.outcome,
-                     _date(certificate.not_after) if certificate else "-",
-                     str(live.fullchain) if certificate else entry.reason))
-    lines = ["", table(("name", "role", "result", "expires", "files / reason"), rows)]
+    Why a name failed is said once, by the error that follows; a name kept (not due) says so here."""
+    from .names import shown_name
+
+    colour = terminal.colour_wanted(sys.stdout)
+    rows = [(shown_name(entry.name), entry.role, entry.outcome,
+             _date(entry.certificate.not_after) if entry.certificate else "-") for entry in result.names]
+    lines = ["", table(("name", "role", "result", "expires"), rows, verdicts=(2,), colour=colour)]
+    if any(entry.outcome is Outcome.KEPT for entry in result.names):
+        lines.append("kept: the current certificate is not due for renewal yet; --force gets a new one anyway.")
     if result.cron_change is not None:
         lines.append(f"Renewal: {cron_change_text(settings, result.cron_change)}")
-    served = [entry.name for entry in result.names if entry.outcome.has_certificate]
+    served = [shown_name(entry.name) for entry in result.names if entry.outcome.has_certificate]
     if result.installed and served:
-        lines.append(f"done: {', '.join(served)} now answer over HTTPS.")
+        lines.append(f"Certificates: {settings.paths.live_dir}/NAME/ (cert.pem, key.pem, fullchain.pem)")
+        verb = "now answers" if len(served) == 1 else "now answer"
+        lines.append(f"{terminal.paint('done:', 'done', colour)} {', '.join(served)} {verb} over HTTPS.")
     elif served:
-        lines.append("Certificates obtained but not installed into Apache; run `ispa-cert issue` again to install them.")
+        lines.append(("The certificate was" if len(served) == 1 else "The certificates were")
+                     + " obtained but not installed into Apache. To install "
+                     + ("it" if len(served) == 1 else "them") + ", run:")
+        lines.append(shell_lines(result.rerun or ("ispa-cert", "issue"), indent="  "))
     return "\n".join(lines)
+
+
+def shell_lines(argv, indent: str = "", width: int = terminal.MAX_COLUMNS - 4) -> str:
+    """A command to copy, quoted for the shell, continued with `\\` so that no line is wider than `width`;
+    an option stays on one line with its value."""
+    import shlex
+
+    words = [shlex.quote(word) for word in argv]
+    groups, index = [], 0
+    while index < len(words):
+        takes_value = words[index].startswith("--") and index + 1 < len(words) and not words[index + 1].startswith("-")
+        groups.append(" ".join(words[index:index + 2] if takes_value else words[index:index + 1]))
+        index += 2 if takes_value else 1
+    lines, current = [], indent
+    for group in groups:
+        if current.strip() and len(current) + 1 + len(group) + 2 > width:
+            lines.append(current + " \\")
+            current = indent + "    "
+        current += ("" if not current.strip() else " ") + group
+    return "\n".join([*lines, current])
 
 
 def backups_table(backups) -> str:
@@ -102,10 +162,13 @@ def renew_summary(settings, result) -> str:
              _date(entry.next_renewal) if entry.certificate else "-",
              "" if entry.outcome is Outcome.NOT_DUE else entry.reason)
             for entry in result.names]
-    lines = [table(("name", "result", "expires", "next renewal", "detail"), rows)]
+    colour = terminal.colour_wanted(sys.stdout)
+    lines = [table(("name", "result", "expires", "next renewal", "detail"), rows, verdicts=(1,), colour=colour)]
     renewed = [entry.name for entry in result.with_outcome(Outcome.RENEWED)]
     if renewed and not result.not_served:
-        lines.append(f"done: Apache serves the new certificate of {', '.join(renewed)}.")
+        certificates = "certificate" if len(renewed) == 1 else "certificates"
+        lines.append(f"{terminal.paint('done:', 'done', colour)} Apache serves the new {certificates} of "
+                     f"{', '.join(renewed)}.")
     elif not result.attempted:
         lines.append("Nothing is due.")
     return "\n".join(lines)
@@ -204,20 +267,44 @@ PLUGIN_NAME = "ISPA-CERT"
 SUMMARY_PROBLEMS = 3
 
 
-def _served_text(row) -> str:
+def _served_text(row, short: bool = False) -> str:
     if not row.installed:
         return "not installed"
     if row.serving is None:
         return "not checked"
     if row.serving.matches:
         return "yes"
-    return "no answer" if row.serving.served is None else "NO: another certificate"
+    if row.serving.served is None:
+        return "no answer"
+    return "NO: other cert" if short else "NO: another certificate"
 
 
-def status_table(result) -> str:
-    """`ispa-cert status`: one row per certificate, then a note per name that needs one."""
+def status_table(result, wide: bool = False) -> str:
+    """`ispa-cert status`: one row per certificate, then a note per name that needs one.
+
+    The narrow table fits 100 columns (dates as days, UTC); `wide` adds issuer, profile, lifetime
+    and the CA's renewal window, with times."""
     if not result.rows:
         return "\n".join(["No certificates yet: `ispa-cert issue -a -c` gets them.", *_tls_lines(result.tls)])
+    colour = terminal.colour_wanted(sys.stdout)
+    table_text = _wide_status(result, colour) if wide else _narrow_status(result, colour)
+    footer = [] if wide else ["Dates are UTC; `ispa-cert status --wide` adds issuer, profile, lifetime and the "
+                              "CA's renewal window."]
+    return "\n".join([table_text, *footer, *_status_notes(result.rows, result.checked_at), *_tls_lines(result.tls)])
+
+
+def _narrow_status(result, colour: bool) -> str:
+    rows = []
+    for row in result.rows:
+        info, plan = row.certificate, row.renewal
+        rows.append((row.name, row.role or "-", info.key_type if info else "-", _day(info.not_after) if info else "-",
+                     info.days_left(result.checked_at) if info else "-", _day(plan.due_at) if plan else "-",
+                     _served_text(row, short=True)))
+    headers = ("name", "role", "key", "expires", "days", "renewal", f"served on {result.https_port}")
+    return table(headers, rows, verdicts=(6,), colour=colour)
+
+
+def _wide_status(result, colour: bool) -> str:
     from .certs import lifetime_text
 
     rows = []
@@ -229,8 +316,11 @@ def status_table(result) -> str:
                      _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
     headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
                "CA's renewal window (ARI, UTC)", "renewal at", f"served on {result.https_port}")
-    return "\n".join([table(headers, rows), *_status_notes(result.rows, result.checked_at),
-                      *_tls_lines(result.tls)])
+    return table(headers, rows, verdicts=(10,), colour=colour)
+
+
+def _day(moment) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "-"
 
 
 def _tls_lines(status) -> list[str]:
@@ -375,14 +465,16 @@ def plugin_line(report) -> str:
     return f"{line} | {data}" if data else line
 
 
-def doctor_text(report) -> str:
-    """The plugin line, then one line per check with the fix for what is not OK."""
+def doctor_text(report, colour: bool = False) -> str:
+    """The plugin line, then one line per check with the fix for what is not OK (its state in colour on a terminal)."""
     from .findings import Severity
 
     lines = [plugin_line(report)]
     for finding in report.findings:
         fix = f" -- fix: {finding.fix}" if finding.fix and finding.severity is not Severity.OK else ""
-        lines.append(f"{finding.severity.value:<7} {_label(finding)}: {finding.message}{fix}")
+        state = finding.severity.value
+        shown = terminal.paint(state, terminal.verdict_style(state), colour) + " " * (7 - len(state))
+        lines.append(f"{shown} {_label(finding)}: {finding.message}{fix}")
     if report.skipped:
         lines.append(f"(offline: not checked: {', '.join(report.skipped)})")
     return "\n".join(lines)

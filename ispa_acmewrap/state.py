@@ -40,6 +40,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
   absent when empty.
 - `docroots`: the document root the administrator named for a role whose name has no
   port-80 vhost of its own (`--client-docroot` …); its HTTPS (and port-80) vhost serves it.
+- `typed`: names typed for a role in a run stopped at the DNS question (`n`); offered as the
+  answer next time, but not on record (nothing renews or checks them); absent when empty.
 
 A missing file is an empty state. Functions here are pure (they take `now` and return
 a new State) apart from load_state and save_state.
@@ -100,6 +102,7 @@ class State:
     hsts: bool = False
     adopted: tuple[str, ...] = ()
     docroots: Mapping[str, str] = field(default_factory=dict)
+    typed: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- roles and renewals ---------------------------------------------------------
@@ -117,7 +120,15 @@ def with_docroot(state: State, role: str, directory: str) -> State:
 def with_role(state: State, role: str, name: str) -> State:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    return replace(state, roles={**state.roles, role: name})
+    typed = {other: typed for other, typed in state.typed.items() if other != role}
+    return replace(state, roles={**state.roles, role: name}, typed=typed)
+
+
+def with_typed(state: State, role: str, name: str) -> State:
+    """A name typed for a role, not confirmed yet: the next run offers it (see `typed`)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return replace(state, typed={**state.typed, role: name})
 
 
 def with_tls(state: State, profile: str, hsts: bool) -> State:
@@ -245,6 +256,7 @@ def _to_json(state: State) -> dict[str, Any]:
         **({"tls": {"profile": state.tls_profile, "hsts": state.hsts}} if state.tls_profile else {}),
         **({"adopted": list(state.adopted)} if state.adopted else {}),
         **({"docroots": dict(state.docroots)} if state.docroots else {}),
+        **({"typed": dict(state.typed)} if state.typed else {}),
     }
 
 
@@ -264,6 +276,7 @@ def _from_json(document: dict[str, Any]) -> State:
         hsts=bool(document["tls"].get("hsts", False)) if "tls" in document else False,
         adopted=tuple(str(name) for name in document.get("adopted", [])),
         docroots={str(role): str(path) for role, path in document.get("docroots", {}).items()},
+        typed={role: _role_name(role, name) for role, name in document.get("typed", {}).items()},
     )
 
 

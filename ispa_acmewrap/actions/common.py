@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .. import acme, apache, ca, dns, renewal, runner, selftest, state as state_store, transaction
-from ..certs import CertificateInfo
+from ..certs import CertificateInfo, read_certificate
 from ..command import Command
 from ..console import Console
-from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited, TimedOut
+from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
 from ..lifecycle import require_root  # noqa: F401 - actions check it too when called directly
 from ..moments import now, utc_minute  # noqa: F401 - the commands take the clock from here
@@ -34,6 +34,33 @@ def require_apache(settings: Settings) -> None:
                                   hint="create it with the ISPadmin port-80 virtual host, as the ISPadmin guide shows")
 
 
+def running_pid(pid_file: Path) -> int | None:
+    """The live process whose PID the file holds, else None."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except PermissionError:  # alive, but not ours to signal
+        return pid
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def apache_running(settings: Settings) -> bool | None:
+    """Whether Apache runs (the PidFile `apache2ctl -S` names holds a live process); None when it cannot tell."""
+    result = runner.run(apache.ctl_command(settings.paths, "-S"), ok_codes=runner.ALL_EXIT_CODES)
+    pid_file = apache.parse_pid_file(result.output)
+    return None if pid_file is None else running_pid(pid_file) is not None
+
+
+def require_apache_running(settings: Settings, why: str) -> None:
+    """PreconditionMissing when Apache is stopped: ispa-cert never starts an Apache the admin stopped."""
+    if apache_running(settings) is False:
+        raise PreconditionMissing(f"Apache is not running: {why}. Nothing was changed and the CA was not contacted",
+                                  hint="start it (systemctl start apache2; `apache2ctl configtest` shows why it "
+                                       "stopped), then run the command again")
+
+
 def require_apache_config(settings: Settings) -> None:
     """Apache accepts its configuration (configtest), or PreconditionMissing quoting Apache's own words."""
     try:
@@ -42,9 +69,10 @@ def require_apache_config(settings: Settings) -> None:
         raise apache_rejects(failed) from None
 
 
-def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,)):
+def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,),
+                    echo=None):
     """Run acme.sh --issue or --renew: in webroot mode (prepare_webroot), or in the --apache mode a
-    name was issued in before ispa-cert (its main-config edit undone afterwards).
+    name was issued in before ispa-cert (its main-config edit undone afterwards). `echo` gets each output line.
 
     Returns (exit code, None) on success, (None, AcmeFailure) when acme.sh failed,
     with the CA's full reason read from acme.sh's log.
@@ -55,7 +83,7 @@ def run_acme_apache(settings: Settings, console: Console, command: Command, ok_c
     log_offset = paths.acme_log.stat().st_size if paths.acme_log.exists() else 0
     try:
         with transaction.acme_apache_run(paths, " ".join(command.argv[1:4])):
-            result = runner.run(command, ok_codes=ok_codes, echo=console.stream,
+            result = runner.run(command, ok_codes=ok_codes, echo=echo or console.stream,
                                 timeout=settings.ca_timeout)
     except CommandFailed as failed:
         failure = acme.explain_failure(failed.output, log_since(paths.acme_log, log_offset), last_header(paths))
@@ -70,6 +98,27 @@ def run_acme_apache(settings: Settings, console: Console, command: Command, ok_c
                                    f"{DEFAULT_CA_TIMEOUT:.0f}). Nothing was changed and nothing counts against "
                                    "the CA's limits") from late
     return result.returncode, None
+
+
+OUTCOME_WORDS = {Outcome.FAILED: "validation failed", Outcome.RATE_LIMITED: "refused by the CA for now",
+                 Outcome.ERROR: "failed"}
+
+
+def announce(console: Console, message: str) -> None:
+    """A step that has its own progress line: the `==>` line only with -v (logged always, for `make bench`)."""
+    if console.verbose:
+        console.step(message)
+    else:
+        log.info("step: %s", message)
+
+
+def valid_until(settings: Settings, name: str) -> str:
+    """The expiry date of the certificate acme.sh holds for name, "?" when it cannot be read."""
+    held = acme.held_certificate(settings.paths, name)
+    try:
+        return f"{read_certificate(held.certificate_file).not_after:%Y-%m-%d}" if held else "?"
+    except IspaError:
+        return "?"
 
 
 def ca_url(settings: Settings, command: Command) -> str:

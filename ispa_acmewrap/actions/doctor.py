@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from .. import acme, apache, cron, health, runner, tls, transaction, verify
 from ..errors import IspaError, PreconditionMissing
@@ -25,7 +24,7 @@ from ..names import normalize_name
 from ..settings import Settings
 from ..state import State, blocked_until, failures_in_last_hour, load_state
 from .acme_home import script_version
-from .common import addresses_found, now, probe_dns, probe_self_test
+from .common import addresses_found, now, probe_dns, probe_self_test, running_pid
 from .served import CertificateRow, certificate_rows, http2_support, known_names
 
 log = logging.getLogger(__name__)
@@ -130,24 +129,13 @@ def apache_findings(settings: Settings) -> list[Finding]:
     main = paths.apache_main_config
     stale = apache.stale_acme_aliases(main.read_text(errors="replace")) if main.exists() else []
     return [health.apache_config_finding(error or configtest, configtest=configtest is not None),
-            health.apache_running_finding(pid_file, _running_pid(pid_file) if pid_file else None),
+            health.apache_running_finding(pid_file, running_pid(pid_file) if pid_file else None),
             health.stale_alias_finding(main, stale)]
 
 
 def _last_lines(output: str, count: int = 3) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return " ".join(lines[-count:]) or "no output"
-
-
-def _running_pid(pid_file: Path) -> int | None:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-    except PermissionError:  # alive, but not ours to signal
-        return pid
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
 
 
 def tls_findings(settings: Settings) -> list[Finding]:

@@ -8,25 +8,29 @@ temp_isp.conf) → HTTP-01 self-test → acme.sh issues → install into Apache
 from __future__ import annotations
 
 import logging
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import acme, apache, ca, cron, runner, state as state_store, tls, transaction, verify
+from .. import acme, apache, ca, cron, runner, state as state_store, terminal, tls, transaction, verify
 from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
 from ..console import Console
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
-from ..names import ROLE_TITLES, ROLES, normalize_name
+from ..names import ROLE_TITLES, ROLES, display_name, host_of_url, normalize_name, shown_name
 from ..outcomes import Outcome
-from ..report import dns_table, self_test_table
+from ..progress import NameProgress
+from ..report import dns_table, self_test_table, without_token
 from ..settings import Settings
 from ..state import IssuanceKind, State
 from .acme_home import ensure_installed
-from .common import (RATE_LIMIT_RULE, addresses_found, failure_outcome, guard_rate_limits, now, probe_dns,
-                     probe_self_test, record_outcome, refresh_renewal_info, remove_stale_acme_aliases,
-                     require_apache, require_apache_config, require_root, run_acme_apache)
+from .common import (OUTCOME_WORDS, RATE_LIMIT_RULE, addresses_found, announce, failure_outcome,
+                     guard_rate_limits, now, probe_dns, probe_self_test, record_outcome, refresh_renewal_info,
+                     remove_stale_acme_aliases, require_apache, require_apache_config, require_apache_running,
+                     require_root, run_acme_apache, valid_until)
 from .served import installed_certificate
 from .takeover import install as take_over
 
@@ -65,6 +69,8 @@ class IssueResult:
     installed: bool = False
     cron_change: cron.CronChange | None = None
     undone: str = ""  # what was put back when the run failed before installing
+    rerun: tuple[str, ...] = ()  # the command that installs what this run obtained (after the install was declined)
+    log_file: str = "the log"  # where acme.sh's full output is
 
 
 # --- 1. names --------------------------------------------------------------------------
@@ -101,7 +107,8 @@ def choose_names(options: IssueOptions, record: State, console: Console) -> dict
     chosen: dict[str, str] = {}
     for role in ROLES:
         if role in options.roles:
-            chosen[role] = _name_for_role(role, options.domains.get(role), record.roles.get(role), console)
+            offered = record.roles.get(role) if console.assume_yes else record.typed.get(role, record.roles.get(role))
+            chosen[role] = _name_for_role(role, options.domains.get(role), offered, console)
     duplicates = {name for name in chosen.values() if list(chosen.values()).count(name) > 1}
     if duplicates:
         raise BadInput(f"{', '.join(sorted(duplicates))} is given for more than one interface; each needs its own name")
@@ -157,26 +164,41 @@ def profile_changes(options: IssueOptions, record: State, name: str) -> bool:
 
 # --- 2. DNS ----------------------------------------------------------------------------
 
-def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class DnsAnswer:
+    """The addresses each name resolves to, and the names whose records were judged wrong (with why, briefly)."""
+
+    addresses: dict[str, list[str]]
+    doubted: dict[str, str] = field(default_factory=dict)
+
+
+def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> DnsAnswer:
     """Show every name's records beside this server's addresses; return the addresses found."""
     console.step(f"Checking DNS of {', '.join(names)}")
     server, findings = probe_dns(settings, names)
-    console.say(dns_table(findings, server))
-    addresses = addresses_found(findings)
+    console.show(dns_table(findings, server, terminal.colour_wanted(sys.stdout, console.quiet)))
+    bad = [finding for finding in findings if not finding.ok]
+    answer = DnsAnswer(addresses_found(findings), {finding.name: _doubt(finding) for finding in bad})
     if skip:
         console.say("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA instead.")
-        return addresses
-    bad = [finding for finding in findings if not finding.ok]
+        return answer
     for finding in bad:
         console.say(f"  {finding.name}: {finding.message}")
     if console.assume_yes:
         if bad:
             raise PreconditionMissing("the DNS records are not right: " + "; ".join(f"{f.name}: {f.message}" for f in bad),
                                       hint=DNS_HINT)
-        return addresses
+        return answer
     if not console.confirm("Are the DNS records correct?", default=False):
-        raise PreconditionMissing("stopped: the DNS records are to be fixed first; nothing was changed", hint=DNS_HINT)
-    return addresses
+        raise PreconditionMissing("stopped: the DNS records are to be fixed first; nothing was changed "
+                                  "(the names are remembered for the next run)", hint=DNS_HINT)
+    return answer
+
+
+def _doubt(finding) -> str:
+    """"points elsewhere (192.0.2.9)": the DNS verdict in a few words, for the final message."""
+    found = " ".join([*finding.a, *finding.aaaa])
+    return finding.verdict.value + (f" ({found})" if found else "")
 
 
 DNS_HINT = ("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
@@ -276,17 +298,10 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
         raise PreconditionMissing(f"{paths.ispadmin_site} must include {paths.vhost_include}",
                                   hint=f"add the line `{apache.include_directive(paths)}` at its end")
     remove_leftover = paths.temp_site.exists()
-    if remove_leftover:
-        console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
-        if not console.confirm("Remove it now?", default=True):
-            raise PreconditionMissing(f"{paths.temp_site} must be removed first", hint=f"rm {paths.temp_site}")
     temp = {paths.temp_site.resolve(), paths.temp_site_enabled.resolve()}
     serving = [host for host in hosts if host.port == settings.http_port and host.file.resolve() not in temp]
     without = [name for name in names if apache.find_vhost(serving, name, settings.http_port) is None]
-    create_temp = False
-    if without:
-        console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
-        create_temp = console.confirm("Create a temporary configuration (temp_isp.conf) for them?", default=True)
+    create_temp = ask_temp_site(settings, console, remove_leftover, without)
     include = editor.challenge_include_edit(paths, editor.current_include(paths))
     missing = missing_modules(settings, include.after)
     if not (add_include or remove_leftover or create_temp or missing or include.changed):
@@ -308,6 +323,29 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     return create_temp, backup
 
 
+def ask_temp_site(settings: Settings, console: Console, leftover: bool, without: list[str]) -> bool:
+    """One question about temp_isp.conf: remove a leftover one, create one, or replace the one by the other.
+    Returns whether a new one is made; a leftover one the admin keeps stops the run."""
+    paths = settings.paths
+    them = "it" if len(without) == 1 else "them"
+    if leftover:
+        console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
+    if without:
+        console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
+    if leftover and without:
+        question = f"Replace the leftover temp_isp.conf by a new temporary configuration for {them}?"
+    elif leftover:
+        question = "Remove it now?"
+    elif without:
+        question = f"Create a temporary configuration (temp_isp.conf) for {them}?"
+    else:
+        return False
+    answer = console.confirm(question, default=True)
+    if leftover and not answer:
+        raise PreconditionMissing(f"{paths.temp_site} must be removed first", hint=f"rm {paths.temp_site}")
+    return answer and bool(without)
+
+
 def undo_prepare(settings: Settings, console: Console, backup: transaction.Backup) -> str:
     """Put back what prepare_apache changed (the run failed before anything was installed)."""
     transaction.undo(settings.paths, backup)
@@ -324,13 +362,15 @@ def _remove_temp_site(settings: Settings) -> None:
 
 # --- 4. self-test -----------------------------------------------------------------------
 
-def run_self_test(settings: Settings, console: Console, addresses: dict[str, list[str]],
-                  ignore: bool) -> dict[str, str]:
-    """Returns the names that failed, with the reason."""
+def run_self_test(settings: Settings, console: Console, dns_answer: DnsAnswer, ignore: bool) -> dict[str, str]:
+    """Returns the names that failed, with the reason: the DNS verdict when the admin kept a doubted record
+    (the token was fetched where DNS points, not here), else what the self-test saw."""
     console.step("Self-test: fetching a test token over port 80 the way the CA will")
-    results = probe_self_test(settings, addresses)
-    console.say(self_test_table(results))
-    failed = {r.name: r.detail for r in results if not r.ok}
+    results = probe_self_test(settings, dns_answer.addresses)
+    console.show(self_test_table(results, console.verbose, dns_answer.doubted,
+                                 terminal.colour_wanted(sys.stdout, console.quiet), terminal.columns(sys.stdout)))
+    failed = {r.name: (f"DNS: {dns_answer.doubted[r.name]}" if r.name in dns_answer.doubted
+                       else f"self-test: {r.detail}") for r in results if not r.ok}
     if failed and ignore:
         console.warn("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA")
         return {}
@@ -341,17 +381,24 @@ def run_self_test(settings: Settings, console: Console, addresses: dict[str, lis
 
 def issue_one(settings: Settings, console: Console, name: str, force: bool,
               profile: str | None = None, key_type: str | None = None) -> tuple[Outcome, str]:
-    """Run acme.sh --issue for one name. Returns (outcome, reason)."""
+    """Run acme.sh --issue for one name, shown as one progress line. Returns (outcome, reason)."""
     asked = f" (profile {profile})" if profile else ""
-    console.step(f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
+    announce(console, f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
+    progress = NameProgress(console, name)
     key = acme.key_type_to_issue(settings.paths, name, key_type)
     command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force,
                                  profile=profile, key_type=key)
-    code, failure = run_acme_apache(settings, console, command, ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED))
+    code, failure = run_acme_apache(settings, console, command, ok_codes=(acme.EXIT_SUCCESS, acme.EXIT_SKIPPED),
+                                    echo=progress.feed)
     if failure is not None:
-        return failure_outcome(failure)
+        outcome, reason = failure_outcome(failure)
+        progress.finish(OUTCOME_WORDS[outcome], "error")
+        return outcome, reason if console.verbose else without_token(reason)
+    until = valid_until(settings, name)
     if code == acme.EXIT_SKIPPED:
-        return Outcome.KEPT, "the current certificate is not due for renewal (use --force to replace it)"
+        progress.finish(f"kept: the current certificate is valid until {until} and not due yet", "good")
+        return Outcome.KEPT, "the current certificate is not due for renewal (--force replaces it)"
+    progress.finish(f"issued, valid until {until}", "good")
     return Outcome.ISSUED, ""
 
 
@@ -382,7 +429,7 @@ def show_edits(console: Console, edits: list[FileEdit]) -> None:
     for edit in edits:
         if edit.foreign and edit.changed:
             console.say(f"Changes to {edit.path}, which holds lines ispa-cert did not write:")
-            console.say(edit.diff().rstrip("\n"))
+            console.show(edit.diff().rstrip("\n"))
 
 
 def refuse_foreign_removal(console: Console, edits: list[FileEdit]) -> None:
@@ -467,26 +514,34 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     require_root()
     paths = settings.paths
     record = state_store.load_state(paths.state_file)
-    chosen = choose_names(options, record, console)
     require_apache(settings)
+    require_apache_running(settings, "the CA validates through it on port 80")
+    chosen = choose_names(options, record, console)
     policy = choose_tls(options, record, apache.redirects_to_https(editor.current_include(paths)))
     check_profile(settings, options.profile)
     names = list(chosen.values())
     hosts = apache_model(settings)
     record = choose_docroots(settings, console, record, options, chosen, hosts)
-    addresses = check_dns(settings, console, names, options.skip_dns_check)
+    try:
+        dns_answer = check_dns(settings, console, names, options.skip_dns_check)
+    except PreconditionMissing:  # the names typed are offered again next time
+        typed = record
+        for role, name in chosen.items():
+            typed = state_store.with_typed(typed, role, name) if name != record.roles.get(role) else typed
+        state_store.save_state(paths.state_file, typed)
+        raise
     for role, name in chosen.items():
         record = state_store.with_role(record, role, name)
     console.step("Reading Apache's configuration as it will be with mod_ssl on")
-    plans = plan_https(settings, record, hosts, names, addresses)
+    plans = plan_https(settings, record, hosts, names, dns_answer.addresses)
     show_plans(console, plans, names)
     ensure_installed(settings, console, options.email)
     guard_rate_limits(record, names, "ispa-cert issue")  # before Apache is touched: a refused run changes nothing
     remove_stale_acme_aliases(settings, console)
     temp_created, prepared = prepare_apache(settings, console, hosts, names)
-    result = IssueResult()
+    result = IssueResult(log_file=str(paths.log_file))
     try:
-        _obtain_and_install(settings, console, options, record, chosen, hosts, plans, addresses, temp_created,
+        _obtain_and_install(settings, console, options, record, chosen, hosts, plans, dns_answer, temp_created,
                             result, policy)
     except BaseException as failure:  # failed or interrupted (Ctrl-C, SIGTERM): this run's preparation goes too
         if prepared is not None and not result.installed:
@@ -503,17 +558,17 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
 
 def _obtain_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,
                         chosen: dict[str, str], hosts: list[VirtualHost], plans: dict[str, plan.NamePlan],
-                        addresses: dict[str, list[str]], temp_created: bool, result: IssueResult,
+                        dns_answer: DnsAnswer, temp_created: bool, result: IssueResult,
                         policy: tls.TlsPolicy) -> None:
     paths = settings.paths
     names = list(chosen.values())
-    failed = run_self_test(settings, console, addresses, options.ignore_self_test)
+    failed = run_self_test(settings, console, dns_answer, options.ignore_self_test)
     record = state_store.with_tls(record, policy.profile, policy.hsts)
     state_store.save_state(paths.state_file, record)
 
     for role, name in chosen.items():
         if name in failed:
-            result.names.append(IssuedName(role, name, Outcome.FAILED, reason=f"self-test: {failed[name]}"))
+            result.names.append(IssuedName(role, name, Outcome.FAILED, reason=failed[name]))
             continue
         force = options.force or profile_changes(options, record, name)
         outcome, reason = issue_one(settings, console, name, force, profile_for(options, record, name),
@@ -530,8 +585,9 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
     if ready:
         show_edits(console, edits)
         refuse_foreign_removal(console, edits)
-    if ready and console.confirm("Install the certificates into the Apache configuration? "
-                                 "A backup of the current configuration is made first.", default=True):
+    if ready:
+        console.say("A backup of the current configuration is made first.")
+    if ready and console.confirm("Install the certificates into the Apache configuration?", default=True):
         install_certificates(settings, console, hosts, plans, ready, edits)
         result.installed = True
     elif temp_created:
@@ -544,6 +600,7 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
             console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "
                          "ispa-cert does not renew; `ispa-cert cron install --adopt` takes it over")
     result.names = [_with_certificate(settings, entry) for entry in result.names]
+    result.rerun = rerun_command(settings, options, chosen)
 
 
 def _failed(result: IssueResult) -> bool:
@@ -559,10 +616,36 @@ def renewal_windows(settings: Settings, record: State, names: list[str]) -> Stat
 
 
 def _with_certificate(settings: Settings, entry: IssuedName) -> IssuedName:
-    live = settings.paths.live(entry.name)
-    if entry.outcome.is_failure or not live.cert.exists():
+    """The entry with its certificate: the installed copy, else acme.sh's (obtained, install declined)."""
+    if not entry.outcome.has_certificate:
         return entry
-    return IssuedName(entry.role, entry.name, entry.outcome, read_certificate(live.cert), entry.reason)
+    held = acme.held_certificate(settings.paths, entry.name)
+    for file in (settings.paths.live(entry.name).cert, held.certificate_file if held else None):
+        if file is not None and file.exists():
+            return IssuedName(entry.role, entry.name, entry.outcome, read_certificate(file), entry.reason)
+    return entry
+
+
+ROLE_FLAGS = {"admin": "-a", "client": "-c", "dealer": "-d"}
+
+
+def rerun_command(settings: Settings, options: IssueOptions, chosen: dict[str, str]) -> tuple[str, ...]:
+    """`ispa-cert issue` with every flag this run was given or asked for, names included."""
+    parts = ["ispa-cert", *(["--root", str(settings.paths.root)] if str(settings.paths.root) != "/" else []), "issue"]
+    for role, name in chosen.items():
+        parts += [ROLE_FLAGS[role], f"--{role}-domain", name]
+    for address in settings.server_ips:
+        parts += ["--server-ip", address]
+    for role, directory in options.docroots.items():
+        parts += [f"--{role}-docroot", directory] if directory else []
+    switches = ((options.redirect, "--redirect", "--no-redirect"), (options.hsts, "--hsts", "--no-hsts"))
+    parts += [on if value else off for value, on, off in switches if value is not None]
+    for flag, value in (("--tls-profile", options.tls_profile), ("--profile", options.profile),
+                        ("--key-type", options.key_type)):
+        parts += [flag, value] if value else []
+    parts += [flag for flag, given in (("--skip-dns-check", options.skip_dns_check),
+                                        ("--ignore-self-test", options.ignore_self_test)) if given]
+    return tuple(parts)
 
 
 def raise_for_failures(result: IssueResult) -> None:
@@ -577,7 +660,9 @@ def raise_for_failures(result: IssueResult) -> None:
                     "(every name's renewals need it).")
     if any(entry.outcome.is_held for entry in failed):
         raise RateLimited(f"the CA refused for now: {message}", hint=f"{RATE_LIMIT_RULE}: wait, then retry")
-    if all(entry.reason.startswith("self-test") for entry in failed):
+    if all(entry.reason.startswith("DNS:") for entry in failed):
+        raise PreconditionMissing(f"not sent to the CA: {message}", hint=DNS_HINT)
+    if all(entry.reason.startswith(("self-test", "DNS:")) for entry in failed):
         raise PreconditionMissing(f"not sent to the CA: {message}",
-                                  hint="fix the cause shown (firewall on port 80, Apache, virtual host), then retry")
-    raise OperationFailed(f"no certificate for {message}", hint="see the log for acme.sh's full output")
+                                  hint="fix the cause shown (DNS, firewall on port 80, Apache, virtual host), then retry")
+    raise OperationFailed(f"no certificate for {message}", hint=f"acme.sh's full output is in {result.log_file}")

@@ -28,10 +28,12 @@ from ..certs import CertificateInfo
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
 from ..outcomes import Outcome
+from ..progress import NameProgress
 from ..settings import Settings
 from ..state import IssuanceKind, State
-from .common import (RATE_LIMIT_RULE, blocked_message, failure_outcome, now, record_outcome, refresh_renewal_info,
-                     remove_stale_acme_aliases, require_apache_config, require_root, run_acme_apache)
+from .common import (OUTCOME_WORDS, RATE_LIMIT_RULE, announce, blocked_message, failure_outcome, now, record_outcome,
+                     refresh_renewal_info, remove_stale_acme_aliases, require_apache_config, require_apache_running,
+                     require_root, run_acme_apache, valid_until)
 from .served import NameCertificate, installed_certificate, renewal_candidates
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class RenewedName:
 class RenewResult:
     names: tuple[RenewedName, ...] = ()
     not_served: str = ""  # why Apache does not serve a renewed certificate, if it does not
+    log_file: str = "the log"  # where acme.sh's full output is
 
     def with_outcome(self, outcome: Outcome) -> list[RenewedName]:
         return [entry for entry in self.names if entry.outcome is outcome]
@@ -124,11 +127,17 @@ def refreshed(settings: Settings, record: State, moment: datetime) -> State:
 # --- renewing ------------------------------------------------------------------------------
 
 def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True) -> tuple[Outcome, str]:
-    """acme.sh --renew --force for one name, in its layout. Returns (outcome, reason)."""
-    console.step(f"Renewing the certificate of {name}")
+    """acme.sh --renew --force for one name, in its layout, shown as one progress line. Returns (outcome, reason)."""
+    announce(console, f"Renewing the certificate of {name}")
+    progress = NameProgress(console, name, first_step="renewing")
     command = acme.renew_command(settings.paths, name, force=True, ecc=ecc)
-    _, failure = run_acme_apache(settings, console, command)
-    return failure_outcome(failure) if failure is not None else (Outcome.RENEWED, "")
+    _, failure = run_acme_apache(settings, console, command, echo=progress.feed)
+    if failure is not None:
+        outcome, reason = failure_outcome(failure)
+        progress.finish(OUTCOME_WORDS[outcome], "error")
+        return outcome, reason
+    progress.finish(f"renewed, valid until {valid_until(settings, name)}", "good")
+    return Outcome.RENEWED, ""
 
 
 def _attempt(settings: Settings, console: Console, record: State, entry: NameCertificate,
@@ -201,6 +210,8 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
                                   hint="`ispa-cert install` installs it again (keeps the account); "
                                        "`ispa-cert repair` if that does not help")
     require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
+    require_apache_running(settings, "the CA validates the renewal through it, and acme.sh would start it; "
+                                     "ispa-cert never starts an Apache that was stopped")
     remove_stale_acme_aliases(settings, console)
     outcomes = []
     for entry, decision in planned:
@@ -208,9 +219,10 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
         outcomes.append(outcome)
     renewed = {outcome.name for outcome in outcomes if outcome.outcome is Outcome.RENEWED}
     if renewed:
-        console.step(f"Checking that Apache serves the new certificate of {', '.join(sorted(renewed))}")
+        certificates = "certificate" if len(renewed) == 1 else "certificates"
+        console.step(f"Checking that Apache serves the new {certificates} of {', '.join(sorted(renewed))}")
     served = check_served(settings, [entry for entry, _ in planned if entry.name in renewed])
-    return _finish(settings, RenewResult(tuple(outcomes), served))
+    return _finish(settings, RenewResult(tuple(outcomes), served, str(settings.paths.log_file)))
 
 
 def _finish(settings: Settings, result: RenewResult) -> RenewResult:
@@ -231,7 +243,7 @@ def raise_for_failures(result: RenewResult) -> None:
     if failed:
         raise OperationFailed("renewal failed for " + "; ".join(_problem(entry) for entry in failed),
                               hint="the installed certificates are unchanged; `ispa-cert doctor` checks the usual "
-                                   "causes, acme.sh's full output is in the log")
+                                   f"causes; acme.sh's full output is in {result.log_file}")
     if result.not_served:
         raise OperationFailed(result.not_served,
                               hint="acme.sh's reload did not take effect: run `apache2ctl configtest` and "

@@ -267,9 +267,17 @@ def test_status_shows_profile_lifetime_window_and_moment_and_warns_of_early_repl
     row = served.CertificateRow(NAME, "admin", tmp_path / "cert.pem", True, cert, profile="shortlived",
                                 renewal=renewal.plan(cert, info))
     result = status.StatusResult((row,), ISSUED + HOUR, 443)
-    text = report.status_table(result)
+    text = report.status_table(result, wide=True)
     line = next(line for line in text.splitlines() if line.startswith(NAME))
     assert " shortlived " in line and " 6 days " in line and "2027-02-27 05:00 to 2027-02-28 05:00" in line
+    narrow = report.status_table(result)
+    table_lines = narrow.split("WARNING")[0].splitlines()  # the notes below are wrapped on a terminal only
+    assert table_lines and max(len(line) for line in table_lines) <= 100
+    line = next(line for line in narrow.splitlines() if line.startswith(NAME))
+    words = line.split()  # the renewal moment is chosen at random inside the window: either of its days
+    assert words[:6] + words[7:] == [NAME, "admin", "ECDSA", "P-256", "2027-03-07", "5", "not", "checked"]
+    assert words[6] in ("2027-02-27", "2027-02-28")
+    assert "status --wide" in narrow
     assert f"WARNING {NAME}: the CA asks for this certificate to be replaced early: https://ca.example/x" in text
     entry = report.status_document(result)["certificates"][0]
     assert (entry["profile"], entry["lifetime_days"], entry["renewal_rule"], entry["early_replacement"]) == \

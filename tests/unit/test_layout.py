@@ -13,7 +13,7 @@ from ispa_acmewrap import errors
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "ispa_acmewrap"
-TERMINAL_WRITERS = {"cli.py", "report.py", "console.py", "lifecycle.py", "manpage.py"}
+TERMINAL_WRITERS = {"cli.py", "report.py", "console.py", "progress.py", "terminal.py", "lifecycle.py", "manpage.py"}
 ERROR_CLASSES = {name for name, value in vars(errors).items()
                  if isinstance(value, type) and issubclass(value, errors.IspaError)}
 
