@@ -123,11 +123,17 @@ def _name_for_role(role: str, given: str | None, remembered: str | None, console
             return remembered
         raise BadInput(f"no domain name for the {ROLE_TITLES[role]}", hint=f"give it with --{role}-domain NAME")
     while True:
-        answer = console.ask(f"Domain name of the {ROLE_TITLES[role]}", remembered)
+        answer = console.ask(f"Domain name of the {ROLE_TITLES[role]}", display_name(remembered) if remembered else None)
         try:
-            return normalize_name(answer)
+            name = normalize_name(answer)
         except BadInput as error:
             console.say(f"  {error.message}. Please try again.")
+            continue
+        if host_of_url(answer.strip()) != answer.strip():
+            console.say(f"  {shown_name(name)}: the host name of the URL")
+        elif name != answer.strip().rstrip(".").lower():
+            console.say(f"  {shown_name(name)}")  # an IDN: its punycode, as the CA and DNS see it
+        return name
 
 
 # --- 1b. the certificate profile ---------------------------------------------------------
@@ -174,7 +180,7 @@ class DnsAnswer:
 
 def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> DnsAnswer:
     """Show every name's records beside this server's addresses; return the addresses found."""
-    console.step(f"Checking DNS of {', '.join(names)}")
+    console.step(f"Checking DNS of {', '.join(shown_name(name) for name in names)}")
     server, findings = probe_dns(settings, names)
     console.show(dns_table(findings, server, terminal.colour_wanted(sys.stdout, console.quiet)))
     bad = [finding for finding in findings if not finding.ok]
@@ -254,7 +260,8 @@ def _ask_docroot(console: Console, role: str, name: str, http_port: int) -> str:
                             f"port-{http_port} virtual host first")
     if not console.interactive or console.assume_yes:
         raise refusal
-    answer = console.ask(f"{name} has no virtual host of its own. Document root of the {ROLE_TITLES[role]}")
+    console.say(f"{shown_name(name)} has no port-{http_port} virtual host of its own.")
+    answer = console.ask(f"Document root of the {ROLE_TITLES[role]}")
     if not answer:
         raise refusal
     return answer
@@ -278,7 +285,7 @@ def plan_https(settings: Settings, record: State, hosts: list[VirtualHost], name
 def show_plans(console: Console, plans: dict[str, plan.NamePlan], names: list[str]) -> None:
     for name in names:
         found = plans[name]
-        console.say(f"  {name}: HTTPS from {found.source}")
+        console.say(f"  {shown_name(name)}: HTTPS from {found.source}")
         for rule in found.dropped:
             console.say(f"    not copied to HTTPS (redirects to https:// and would loop): {rule}")
 
@@ -331,7 +338,8 @@ def ask_temp_site(settings: Settings, console: Console, leftover: bool, without:
     if leftover:
         console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
     if without:
-        console.say(f"No Apache virtual host serves {', '.join(without)} on port {settings.http_port} yet.")
+        console.say(f"No Apache virtual host serves {', '.join(shown_name(name) for name in without)} on port "
+                    f"{settings.http_port} yet.")
     if leftover and without:
         question = f"Replace the leftover temp_isp.conf by a new temporary configuration for {them}?"
     elif leftover:
