@@ -38,7 +38,8 @@ class TerminalSession:
             full_env.pop("NO_COLOR", None)
         pid, fd = os.forkpty()
         if pid == 0:  # the child: the pty is its controlling terminal and stdin/stdout/stderr
-            try:
+            try:  # Ctrl-C works as at a login shell, also when the tests run as a background job (SIGINT ignored)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execve(argv[0], argv, full_env)
             finally:
                 os._exit(127)

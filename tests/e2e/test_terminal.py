@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 COLUMNS = 100
 # acme.sh's own output: its timestamped lines and the paths it announces
-RAW_ACME = re.compile(r"^\[\w{3} \w{3} +\d+ [\d:]+ \w+ \d{4}\]|Your cert is in|Cert success|Le_OrderFinalize", re.M)
+RAW_ACME = re.compile(r"^\s*\[\w{3} \w{3} +\d+ [\d:]+ \w+ \d{4}\]|Your cert is in|Cert success|Le_OrderFinalize", re.M)
 ELAPSED = r"(\(\d+ s\) )?"  # a step that took long says how long
 FIRST_RUN = ["issue", "-a", "-c", "--server-ip", "127.0.0.1"]
 
@@ -127,6 +127,30 @@ def test_ctrl_c_while_acme_sh_works_rolls_back(stack):
     assert serial_on_disk(stack.paths, ADMIN) == before == serial_served(stack, ADMIN)
 
 
+def test_ctrl_c_at_a_question_changes_nothing(stack):
+    include = stack.paths.vhost_include.read_bytes()
+    screen = session(stack, ["issue", "-d", "--server-ip", "127.0.0.1"])
+    screen.expect(r"Domain name of the dealer portal: ")
+    screen.interrupt()
+    shown = finished(screen, 130)
+    assert shown.rstrip().endswith("interrupted"), shown
+    assert stack.paths.vhost_include.read_bytes() == include
+
+
+def test_dns_elsewhere_confirmed_anyway_is_blamed_on_dns_once(stack):
+    stack.dns.set_a(PORTAL, ["192.0.2.44"])
+    try:
+        screen = session(stack, ["issue", "-c", "--client-domain", PORTAL, "--server-ip", "127.0.0.1"])
+        screen.expect(r"Are the DNS records correct\? \[y/N\] ")
+        screen.type_line("y")
+        shown = finished(screen, 3)
+    finally:
+        stack.dns.clear_a(PORTAL)
+    assert f"error: not sent to the CA: {PORTAL}: DNS: points elsewhere (192.0.2.44)" in shown
+    assert "firewall" not in shown and "48 hours" in shown
+    assert " ".join(shown.split()).count("change the A record") == 1  # the advice once, with the DNS check
+
+
 def test_colour_only_on_a_terminal_and_output_that_fits(stack):
     coloured = session(stack, ["status"])
     shown = finished(coloured, 0)
@@ -154,10 +178,11 @@ def test_a_closed_pipe_ends_the_output_quietly(stack):
 
 
 def test_verbose_streams_acme_sh(stack):
-    screen = session(stack, ["-v", "renew", "--force"])
+    screen = session(stack, ["-v", "issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes"])
     shown = finished(screen, 0, fits=False)  # programs' own lines are shown as they are
     assert RAW_ACME.search(shown), shown
-    assert re.search(rf"^{re.escape(ADMIN)}: renewed, valid until \d{{4}}-\d\d-\d\d$", shown, re.M)
+    assert re.search(rf"^{re.escape(ADMIN)}: kept: the current certificate is valid until \d{{4}}-\d\d-\d\d", shown,
+                     re.M), shown
 
 
 def test_a_stopped_apache_is_named_first_and_never_started(stack):
