@@ -1,7 +1,9 @@
-"""The terminal during a run: progress lines, warnings, acme.sh's output, questions.
+"""The terminal during a run: progress lines, warnings, questions (acme.sh's output goes to the log).
 
 Actions talk to the admin through a Console; it alone (with cli.py) reads input and asks
-whether a terminal is there. What a command prints at its end is rendered by report.py.
+whether a person is there to answer. How text looks (colour, width, a closed pipe) is
+terminal.py's; the progress line per name is progress.py's. What a command prints at its
+end is rendered by report.py.
 """
 
 from __future__ import annotations
@@ -52,11 +54,6 @@ class Console:
 
     def warn(self, message: str) -> None:
         terminal.write(sys.stderr, terminal.labelled("warning", message, sys.stderr))
-
-    def done(self, message: str) -> None:
-        """The line that says it worked."""
-        if not self.quiet:
-            terminal.write(sys.stdout, terminal.labelled("done", message, sys.stdout))
 
     def stream(self, line: str) -> None:
         """A line of an external program's output: it is in the log already, and -v shows the log."""
