@@ -5,6 +5,7 @@
 #   make test        development set-up, then run the whole test suite
 #   make bench       development set-up, then run the benchmarks
 #   make dev         development set-up only: .venv/ with the test tools, the test stack's packages
+#   make messages    extract the messages into the template, update the catalogues (then translate)
 
 SHELL  := /bin/bash
 PYTHON ?= python3
@@ -30,7 +31,7 @@ CRON :=
 LAYOUT := PREFIX='$(PREFIX)' SBINDIR='$(SBINDIR)' MANDIR='$(MANDIR)' COMPLETIONDIR='$(COMPLETIONDIR)' \
           LOGROTATEDIR='$(LOGROTATEDIR)' ROOT='$(ROOT)' PYTHON='$(PYTHON)'
 
-.PHONY: install uninstall dev install-system install-python install-acme install-test-stack demo test test-unit test-e2e bench clean
+.PHONY: install uninstall dev install-system install-python install-acme install-test-stack catalogues messages demo test test-unit test-e2e bench clean
 
 # --- production -------------------------------------------------------------------------------
 
@@ -44,7 +45,7 @@ uninstall:
 # --- development and CI -------------------------------------------------------------------------
 
 dev: PACKAGES = $(APT_PACKAGES)
-dev: install-system install-python install-acme install-test-stack
+dev: install-system install-python catalogues install-acme install-test-stack
 
 # apt-get only for what is missing; a policy-rc.d stops apt from starting the system Apache on :80.
 install-system:
@@ -72,6 +73,25 @@ $(BIN)/ispa-cert: pyproject.toml
 install-acme:
 	@vendor/fetch-acme
 
+# The message catalogues (ispa_acmewrap/i18n.py): English source strings are the msgids; each .po
+# is compiled to the .mo gettext reads. make install compiles them into the installed package
+# through the package build (setup.py); here they are compiled in place for .venv's editable install.
+LOCALE     := ispa_acmewrap/locale
+DOMAIN     := ispa-cert
+CATALOGUES := $(wildcard $(LOCALE)/*/LC_MESSAGES/$(DOMAIN).po)
+
+catalogues: $(CATALOGUES:.po=.mo)
+
+$(LOCALE)/%.mo: $(LOCALE)/%.po $(BIN)/ispa-cert
+	@$(BIN)/pybabel -q compile -D $(DOMAIN) -i $< -o $@
+
+# After changing messages: update the catalogues, translate what is new or fuzzy in cs.po
+# (tests/unit/test_catalogues.py says what is missing), then make catalogues.
+messages: $(BIN)/ispa-cert
+	@$(BIN)/pybabel -q extract --project=ispa-cert --add-location=file --sort-by-file \
+	  --add-comments=TRANSLATORS: -o $(LOCALE)/$(DOMAIN).pot ispa_acmewrap
+	@$(BIN)/pybabel -q update -D $(DOMAIN) -i $(LOCALE)/$(DOMAIN).pot -d $(LOCALE) --ignore-obsolete --ignore-pot-creation-date
+
 install-test-stack:
 	@vendor/fetch-deb vendor/pebble/pin.lock .cache/pebble
 	@vendor/fetch-deb tests/pins/acme.sh-3.1.1.lock .cache/acme.sh-3.1.1
@@ -94,5 +114,5 @@ bench: dev
 	@$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .cache build *.egg-info
+	rm -rf $(VENV) .cache build *.egg-info $(LOCALE)/*/LC_MESSAGES/*.mo $(LOCALE)/$(DOMAIN).pot
 	find vendor/acme.sh -mindepth 1 -maxdepth 1 ! -name pin.lock ! -name README.md -exec rm -rf {} +

@@ -20,6 +20,7 @@ import typer
 from . import __version__, helptext as text, terminal
 from .errors import IspaError
 from .helptext import Command
+from .i18n import set_language
 
 log = logging.getLogger("ispa_acmewrap")
 COMPLETE_VARIABLE = "_ISPA_CERT_COMPLETE"  # `=source_bash ispa-cert` prints the bash completion script
@@ -43,7 +44,10 @@ def main_options(
     root: Annotated[Optional[str], text.option("--root", envvar="ISPA_ROOT", metavar="DIR", show_envvar=False)] = None,
     verbose: text.flag("--verbose", "-v") = False,
     version: Annotated[bool, text.option("--version", callback=_version, is_eager=True)] = False,
+    lang: Annotated[Optional[text.Language], text.option("--lang", metavar="cs|en")] = None,
 ) -> None:
+    if lang is not None:  # read from the command line before the help texts were built (i18n.resolve)
+        set_language(lang.value)
     GLOBAL.update(root=root, verbose=verbose)
 
 

@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from .i18n import _
+
 
 class _WholeSummary:
     """The top-level list shows a command's whole first paragraph, not its first 45 characters and "…"."""
@@ -283,6 +285,8 @@ OPTION = {
               "a sandbox directory (env ISPA_ROOT).",
     "--verbose": "Show every command run and its output.",
     "--version": "Show the version and exit.",
+    "--lang": _("Language of the messages (default: from LC_ALL, LC_MESSAGES, LANG). --json, the crontab line "
+                "and the log stay English."),
     "--yes": "Answer every question with its safe default, for unattended runs (the description says "
              "what that is).",
     "--email": "Contact e-mail for the ACME account (optional).",
@@ -348,6 +352,11 @@ OPTION = {
 
 
 # --- the options ----------------------------------------------------------------------------
+
+class Language(str, Enum):
+    cs = "cs"
+    en = "en"
+
 
 class KeyType(str, Enum):
     ec = "ec"

@@ -72,6 +72,9 @@ def render(app: typer.Typer, moment: datetime | None = None) -> str:
 
 
 def main() -> None:
+    from .i18n import set_language
+
+    set_language("en")  # the page goes to man8/, the English manual, whatever the installer's locale
     from .cli import app
 
     sys.stdout.write(render(app))

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ispa_acmewrap.paths import Paths
-from tests.stack import ChallTestSrv, SandboxApache, Stack, make_sandbox
+# Messages follow the locale (ispa_acmewrap/i18n.py): the tests read English whatever the developer's
+# terminal speaks; the tests of the Czech messages set the language they mean.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
+
+from ispa_acmewrap.paths import Paths  # noqa: E402 - after the language is fixed
+from tests.stack import ChallTestSrv, SandboxApache, Stack, make_sandbox  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -148,6 +148,21 @@ def test_the_installed_package_holds_exactly_the_checkouts_modules(scratch):
         sorted(str(path.relative_to(source)) for path in source.rglob("*.py"))
 
 
+def test_the_installed_package_has_its_compiled_catalogues_without_babel(scratch):
+    """The .mo files are compiled when the package is built (they are not in git); Babel is only
+    a build requirement, so the production environment does not hold it."""
+    package = scratch.root / "usr/local/lib/ispa-cert/venv/lib"
+    compiled = sorted(path.parent.parent.name for path in package.rglob("ispa_acmewrap/locale/*/LC_MESSAGES/ispa-cert.mo"))
+    assert compiled == ["cs", "en"]
+    python = scratch.root / "usr/local/lib/ispa-cert/venv/bin/python"
+    babel = subprocess.run([str(python), "-I", "-c", "import importlib.util; print(importlib.util.find_spec('babel'))"],
+                           capture_output=True, text=True, check=True)
+    assert babel.stdout.strip() == "None"
+    czech = subprocess.run([str(scratch.root / "usr/local/sbin/ispa-cert"), "--help"], capture_output=True, text=True,
+                           env={**os.environ, "LANG": "cs_CZ.UTF-8"}, check=True)
+    assert "Jazyk zpráv" in czech.stdout
+
+
 def test_the_command_on_roots_path_runs_and_finds_its_acme_sh(scratch):
     command = scratch.root / "usr/local/sbin/ispa-cert"
     assert os.readlink(command) == str(scratch.root / "usr/local/lib/ispa-cert/venv/bin/ispa-cert")
