@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 from .errors import OperationFailed
+from .i18n import ngettext
 
 log = logging.getLogger(__name__)
 
@@ -195,4 +196,6 @@ def _key_type(key: object) -> str:
 def lifetime_text(certificate: CertificateInfo) -> str:
     """90 days, 6 days, 36 hours: the certificate's lifetime in whole days when it is."""
     hours = round(certificate.lifetime / timedelta(hours=1))
-    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+    if hours % 24 == 0:
+        return ngettext("{count} day", "{count} days", hours // 24).format(count=hours // 24)
+    return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
