@@ -188,7 +188,7 @@ def self_test_finding(result: SelfTestResult) -> Finding:
     if result.verdict is SelfTestVerdict.NO_ADDRESS:
         return Finding("self-test", Severity.UNKNOWN, _("not tested: DNS gave no address (see dns)"),
                        _(DNS_FIX), result.name)
-    return Finding("self-test", Severity.CRIT, _("{verdict}: {detail}").format(verdict=result.verdict.value,
+    return Finding("self-test", Severity.CRIT, _("{verdict}: {detail}").format(verdict=result.verdict.label,
                                                                                detail=result.detail),
                    _("the CA's validation would fail the same way: open port 80 in the firewall and let Apache "
                      "serve /.well-known/acme-challenge/ for this name (`ispa-cert issue` sets that up)"), result.name)

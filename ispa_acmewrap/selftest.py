@@ -25,6 +25,7 @@ import dns.exception
 import dns.resolver
 
 from .dns import make_resolver
+from .i18n import N_, _
 from .paths import CHALLENGE_URL_PATH
 
 log = logging.getLogger(__name__)
@@ -33,20 +34,25 @@ MAX_REDIRECTS = 10
 MAX_BODY = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
-EXEMPT_HINT = f": exempt {CHALLENGE_URL_PATH}/ from the vhost's redirect, or make the target serve it"
+EXEMPT_HINT = N_(": exempt {path}/ from the vhost's redirect, or make the target serve it")
 USER_AGENT = "ispa-cert self-test (like Let's Encrypt's validation)"
 
 
 class SelfTestVerdict(Enum):
-    SERVED = "served"
-    REDIRECT_TO_HTTPS_OK = "redirected to HTTPS, served there"
-    UNREACHABLE = "unreachable"
-    NOT_FOUND = "not found"
-    FORBIDDEN = "forbidden"
-    WRONG_CONTENT = "wrong content"
-    HTTP_ERROR = "HTTP error"
-    REDIRECT_BROKEN = "broken redirect"
-    NO_ADDRESS = "no address"
+    SERVED = N_("served")
+    REDIRECT_TO_HTTPS_OK = N_("redirected to HTTPS, served there")
+    UNREACHABLE = N_("unreachable")
+    NOT_FOUND = N_("not found")
+    FORBIDDEN = N_("forbidden")
+    WRONG_CONTENT = N_("wrong content")
+    HTTP_ERROR = N_("HTTP error")
+    REDIRECT_BROKEN = N_("broken redirect")
+    NO_ADDRESS = N_("no address")
+
+    @property
+    def label(self) -> str:
+        """The verdict in the administrator's language (the value stays English for --json)."""
+        return _(self.value)
 
 
 GOOD = frozenset({SelfTestVerdict.SERVED, SelfTestVerdict.REDIRECT_TO_HTTPS_OK})
@@ -130,7 +136,8 @@ def preferred_address(addresses: list[str]) -> str | None:
 def _test_name(name: str, challenge_dir: Path, context: _Context) -> SelfTestResult:
     address = preferred_address(context.names_to_addresses[name])
     if address is None:
-        return SelfTestResult(name, None, SelfTestVerdict.NO_ADDRESS, f"{name} has no address to test")
+        return SelfTestResult(name, None, SelfTestVerdict.NO_ADDRESS,
+                              _("{name} has no address to test").format(name=name))
     token, content = secrets.token_urlsafe(32), f"{secrets.token_urlsafe(16)}.ispa-cert-self-test"
     token_file = _write_token(challenge_dir, token, content)
     try:
@@ -157,7 +164,7 @@ def _follow(start: _Target, address: str, content: str, context: _Context) -> tu
     target, seen = start, [start.url]
     addresses = {start.host: address}
     try:
-        for _ in range(MAX_REDIRECTS + 1):
+        for _hop in range(MAX_REDIRECTS + 1):
             if target.host not in addresses:
                 addresses[target.host] = _resolve(target.host, context)
             redirected = len(seen) > 1
@@ -166,12 +173,14 @@ def _follow(start: _Target, address: str, content: str, context: _Context) -> tu
                 return _judge(status, body, content, target, addresses[target.host], redirected)
             previous, target = target, _next_target(target, location, context)
             if target.url in seen:
-                again = "itself" if target == previous else f"{target.url}, which redirected here before"
-                raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirect loop: {previous.url} redirects to {again}")
+                loop = (_("redirect loop: {url} redirects to itself") if target == previous else
+                        _("redirect loop: {url} redirects to {target}, which redirected here before"))
+                raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, loop.format(url=previous.url, target=target.url))
             seen.append(target.url)
     except _Stop as stop:
         return stop.verdict, stop.detail
-    return SelfTestVerdict.REDIRECT_BROKEN, f"more than {MAX_REDIRECTS} redirects (the CA gives up): {' -> '.join(seen)}"
+    return SelfTestVerdict.REDIRECT_BROKEN, _("more than {count} redirects (the CA gives up): {chain}").format(
+        count=MAX_REDIRECTS, chain=" -> ".join(seen))
 
 
 def _fetch(target: _Target, address: str, timeout: float, redirected: bool) -> tuple[int, str | None, bytes]:
@@ -205,36 +214,38 @@ def _connection(target: _Target, address: str, timeout: float) -> http.client.HT
 def _unreachable(target: _Target, address: str, failure: Exception, redirected: bool) -> tuple[SelfTestVerdict, str]:
     port = target.port
     if isinstance(failure, ConnectionRefusedError):
-        cause = (f"connection refused on port {port} at {address}: is Apache not listening on {port}, "
-                 f"or does a firewall reject port {port}?")
+        cause = _("connection refused on port {port} at {address}: is Apache not listening on {port}, "
+                  "or does a firewall reject port {port}?")
     elif isinstance(failure, TimeoutError):
-        cause = (f"no answer within the timeout on port {port} at {address}: is a firewall dropping port {port}, "
-                 "or is that address not this server?")
+        cause = _("no answer within the timeout on port {port} at {address}: is a firewall dropping port {port}, "
+                  "or is that address not this server?")
     elif isinstance(failure, ssl.SSLError):
-        cause = f"the TLS handshake on port {port} at {address} failed ({failure}): is mod_ssl serving {target.host}?"
+        cause = _("the TLS handshake on port {port} at {address} failed ({failure}): is mod_ssl serving {host}?")
     else:
-        cause = (f"nothing answered on port {port} at {address} ({failure}): is a firewall blocking port {port}, "
-                 f"or is Apache not listening on {port}?")
+        cause = _("nothing answered on port {port} at {address} ({failure}): is a firewall blocking port {port}, "
+                  "or is Apache not listening on {port}?")
+    cause = cause.format(port=port, address=address, failure=failure, host=target.host)
     if redirected:
-        return SelfTestVerdict.REDIRECT_BROKEN, f"redirected to {target.url}, but {cause}"
+        return SelfTestVerdict.REDIRECT_BROKEN, _("redirected to {url}, but {cause}").format(url=target.url, cause=cause)
     return SelfTestVerdict.UNREACHABLE, cause
 
 
 def _next_target(current: _Target, location: str | None, context: _Context) -> _Target:
     if not location:
-        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"{current.url} answered a redirect without a Location")
+        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN,
+                    _("{url} answered a redirect without a Location").format(url=current.url))
     url = urlsplit(urljoin(current.url, location))
     if url.scheme not in DEFAULT_PORTS or not url.hostname:
-        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirects to {location}, which the CA does not follow "
-                    "(only http and https)")
+        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, _("redirects to {location}, which the CA does not follow "
+                    "(only http and https)").format(location=location))
     port = url.port or DEFAULT_PORTS[url.scheme]
     served_port = context.http_port if url.scheme == "http" else context.https_port
     if port not in (DEFAULT_PORTS[url.scheme], served_port):
-        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirects to {location}: the CA follows redirects only to "
-                    "port 80 (http) or 443 (https)")
+        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, _("redirects to {location}: the CA follows redirects only to "
+                    "port 80 (http) or 443 (https)").format(location=location))
     if _is_ip(url.hostname):
-        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirects to {location}: the CA does not follow redirects "
-                    "to an IP address")
+        raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, _("redirects to {location}: the CA does not follow redirects "
+                    "to an IP address").format(location=location))
     path = url.path or "/"
     return _Target(url.scheme, url.hostname.lower(), served_port, f"{path}?{url.query}" if url.query else path)
 
@@ -252,36 +263,44 @@ def _resolve(host: str, context: _Context) -> str:
         except dns.resolver.NoAnswer:
             continue
         except dns.exception.DNSException as failure:
-            raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirects to {host}, which does not resolve "
-                        f"({failure.__class__.__name__}){EXEMPT_HINT}") from failure
-    raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, f"redirects to {host}, which has no A or AAAA record{EXEMPT_HINT}")
+            raise _Stop(SelfTestVerdict.REDIRECT_BROKEN, _("redirects to {host}, which does not resolve "
+                        "({error})").format(host=host, error=failure.__class__.__name__) + _exempt()) from failure
+    raise _Stop(SelfTestVerdict.REDIRECT_BROKEN,
+                _("redirects to {host}, which has no A or AAAA record").format(host=host) + _exempt())
+
+
+def _exempt() -> str:
+    return _(EXEMPT_HINT).format(path=CHALLENGE_URL_PATH)
 
 
 def _judge(status: int, body: bytes, content: str, target: _Target, address: str,
            redirected: bool) -> tuple[SelfTestVerdict, str]:
-    where = f"{target.url} at {address}"
+    where = _("{url} at {address}").format(url=target.url, address=address)
     if status == 200 and body.strip() == content.encode():
         if target.scheme == "https":
-            return SelfTestVerdict.REDIRECT_TO_HTTPS_OK, f"redirected to HTTPS; {where} serves the token"
-        return SelfTestVerdict.SERVED, f"{where} serves the token" + (" (after a redirect)" if redirected else "")
+            return SelfTestVerdict.REDIRECT_TO_HTTPS_OK, _("redirected to HTTPS; {where} serves the token").format(
+                where=where)
+        served = _("{where} serves the token (after a redirect)") if redirected else _("{where} serves the token")
+        return SelfTestVerdict.SERVED, served.format(where=where)
     if redirected:
-        return SelfTestVerdict.REDIRECT_BROKEN, f"redirected to {where}, which {_failure(status, body)}{EXEMPT_HINT}"
+        return SelfTestVerdict.REDIRECT_BROKEN, _("redirected to {where}, which {failure}").format(
+            where=where, failure=_failure(status, body)) + _exempt()
     verdict = {200: SelfTestVerdict.WRONG_CONTENT, 403: SelfTestVerdict.FORBIDDEN,
                404: SelfTestVerdict.NOT_FOUND}.get(status, SelfTestVerdict.HTTP_ERROR)
-    return verdict, f"{where} {_failure(status, body)}"
+    return verdict, _("{where} {failure}").format(where=where, failure=_failure(status, body))
 
 
 def _failure(status: int, body: bytes) -> str:
     if status == 200:
-        return (f"answered other content ({_snippet(body)}): another virtual host or an application "
-                "answers this path instead of the challenge directory")
+        return _("answered other content ({snippet}): another virtual host or an application "
+                 "answers this path instead of the challenge directory").format(snippet=_snippet(body))
     if status == 404:
-        return ("answered HTTP 404: no challenge Alias for this name, or another virtual host answered "
-                "(is there a port-80 vhost with this ServerName?)")
+        return _("answered HTTP 404: no challenge Alias for this name, or another virtual host answered "
+                 "(is there a port-80 vhost with this ServerName?)")
     if status == 403:
-        return ("answered HTTP 403: Apache may not read the challenge directory (every parent must be "
-                "traversable by Apache's user, and the <Directory> must say Require all granted)")
-    return f"answered HTTP {status}"
+        return _("answered HTTP 403: Apache may not read the challenge directory (every parent must be "
+                 "traversable by Apache's user, and the <Directory> must say Require all granted)")
+    return _("answered HTTP {status}").format(status=status)
 
 
 def _snippet(body: bytes) -> str:

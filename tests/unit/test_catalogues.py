@@ -103,7 +103,7 @@ FINDING_ARGUMENTS = {"Finding": (2, 3)}
 NOT_YET = {"cli.py", "report.py", "console.py", "actions", "cron.py", "state.py", "transaction.py", "names.py",
            "acme.py", "runner.py", "paths.py", "files.py", "supervise.py", "manpage.py", "outcomes.py", "lifecycle.py",
            "helptext.py", "progress.py", "terminal.py", "renewal.py", "listeners.py", "apache",
-           "selftest.py", "dns.py", "verify.py", "settings.py", "lock.py", "ca.py", "tls.py", "certs.py",
+           "dns.py", "verify.py", "settings.py", "lock.py", "ca.py", "tls.py", "certs.py",
            "errors.py", "served.py"}
 
 
@@ -185,3 +185,19 @@ Finding("cron", Severity.OK, detail, "ispa-cert cron install")
 print(f"{home}/acme.sh --home {home}")  # i18n: not a message
 '''
     assert [line for line, _text in unmarked_messages(source)] == [2, 4, 5, 6, 10]
+
+
+def test_no_module_hides_the_translation_function_behind_a_variable():
+    """`renewed, _ = ...` in a function makes every `_()` in it fail; comprehensions have their own scope."""
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        if not any(isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("i18n")
+                   and any(alias.name == "_" for alias in node.names) for node in ast.walk(tree)):
+            continue
+        comprehension_targets = {id(target) for node in ast.walk(tree) if isinstance(node, ast.comprehension)
+                                 for target in ast.walk(node.target)}
+        problems += [f"{path.relative_to(PACKAGE)}:{node.lineno}" for node in ast.walk(tree)
+                     if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+                     and id(node) not in comprehension_targets]
+    assert not problems, "rename the throwaway variable (e.g. _unused):\n" + "\n".join(problems)
