@@ -25,6 +25,7 @@ import dns.resolver
 from . import runner
 from .command import Command
 from .errors import BadInput, PreconditionMissing
+from .i18n import N_, _
 from .names import split_host_port  # noqa: F401 - also dns.split_host_port for callers
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,19 @@ Key = tuple[str, str]  # (name, record type)
 
 
 class Verdict(Enum):
-    OK = "ok"
-    ELSEWHERE = "points elsewhere"
-    NXDOMAIN = "does not exist"
-    NO_ADDRESS = "no address"
-    SERVFAIL = "DNS server failure"
-    TIMEOUT = "timeout"
-    AAAA_ELSEWHERE = "AAAA points elsewhere"
-    CAA_FORBIDS = "CAA forbids Let's Encrypt"
+    OK = N_("ok")
+    ELSEWHERE = N_("points elsewhere")
+    NXDOMAIN = N_("does not exist")
+    NO_ADDRESS = N_("no address")
+    SERVFAIL = N_("DNS server failure")
+    TIMEOUT = N_("timeout")
+    AAAA_ELSEWHERE = N_("AAAA points elsewhere")
+    CAA_FORBIDS = N_("CAA forbids Let's Encrypt")
+
+    @property
+    def label(self) -> str:
+        """The verdict in the administrator's language (the value stays English for --json)."""
+        return _(self.value)
 
 
 
@@ -128,7 +134,7 @@ def lookup_names(names: list[str], resolver: dns.resolver.Resolver, timeout: flo
         tasks[(name, "A")] = lambda name=name: query(resolver, name, "A", deadline)
         tasks[(name, "AAAA")] = lambda name=name: query(resolver, name, "AAAA", deadline)
         tasks[(name, "CAA")] = lambda name=name: relevant_caa(resolver, name, deadline)
-    late = Lookup(fault=Verdict.TIMEOUT, detail=f"no answer within {timeout:g} s")
+    late = Lookup(fault=Verdict.TIMEOUT, detail=_("no answer within {seconds} s").format(seconds=f"{timeout:g}"))
     results = _run_until(tasks, deadline, late)
     return {name: NameLookups(results[(name, "A")], results[(name, "AAAA")], results[(name, "CAA")]) for name in names}
 
@@ -149,13 +155,14 @@ def make_resolver(nameserver: str | None) -> dns.resolver.Resolver:
         try:
             return dns.resolver.Resolver()
         except dns.resolver.NoResolverConfiguration as missing:
-            raise PreconditionMissing("this server has no DNS resolver configured (resolv.conf)") from missing
+            raise PreconditionMissing(_("this server has no DNS resolver configured (resolv.conf)")) from missing
     resolver = dns.resolver.Resolver(configure=False)
     try:
         host, port = split_host_port(nameserver)
         resolver.nameservers = [host]
     except ValueError as bad:
-        raise BadInput(f"DNS server {nameserver!r} is not an IP address with an optional :PORT") from bad
+        raise BadInput(_("DNS server {server} is not an IP address with an optional :PORT").format(
+            server=repr(nameserver))) from bad
     resolver.port = port
     return resolver
 
@@ -164,7 +171,7 @@ def query(resolver: dns.resolver.Resolver, name: str, rdtype: str, deadline: flo
     """One query, bounded by the deadline; faults become a Lookup, never an exception."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        return Lookup(fault=Verdict.TIMEOUT, detail="no time left")
+        return Lookup(fault=Verdict.TIMEOUT, detail=_("no time left"))
     try:
         answer = resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False, lifetime=remaining)
     except dns.resolver.NXDOMAIN:
@@ -172,7 +179,7 @@ def query(resolver: dns.resolver.Resolver, name: str, rdtype: str, deadline: flo
     except dns.resolver.NoNameservers as failure:
         return Lookup(fault=Verdict.SERVFAIL, detail=_server_answers(failure))
     except dns.exception.Timeout:
-        return Lookup(fault=Verdict.TIMEOUT, detail="no answer in time")
+        return Lookup(fault=Verdict.TIMEOUT, detail=_("no answer in time"))
     except dns.exception.DNSException as failure:
         return Lookup(fault=Verdict.SERVFAIL, detail=str(failure))
     records = tuple(rdata.to_text() for rdata in answer.rrset or ())
@@ -223,30 +230,35 @@ def _verdict(name: str, lookups: NameLookups, ours: set[str], timeout: float) ->
         return Verdict.NO_ADDRESS, f"{name} exists but has no A or AAAA record: {_records_to_add(ours)} at your DNS provider"
     refusal = caa_refusal(lookups.caa.records)
     if refusal is not None:
-        return Verdict.CAA_FORBIDS, (f"the CAA record of {lookups.caa.domain} ({refusal}) does not allow Let's "
-                                     f"Encrypt: add 0 issue \"{LETSENCRYPT_CAA_DOMAIN}\" there at your DNS provider")
+        return Verdict.CAA_FORBIDS, _("the CAA record of {domain} ({refusal}) does not allow Let's "
+                                      "Encrypt: add 0 issue \"{ca}\" there at your DNS provider").format(
+            domain=lookups.caa.domain, refusal=refusal, ca=LETSENCRYPT_CAA_DOMAIN)
     foreign_a, foreign_aaaa = a - ours, aaaa - ours
     if foreign_a or (not a and foreign_aaaa):
         kind, foreign = ("A", foreign_a) if foreign_a else ("AAAA", foreign_aaaa)
-        return Verdict.ELSEWHERE, (f"points to {_listing(foreign)}, but {_this_server(ours)}: "
-                                   f"change the {kind} record at your DNS provider")
+        return Verdict.ELSEWHERE, _("points to {addresses}, but {this_server}: "
+                                    "change the {kind} record at your DNS provider").format(
+            addresses=_listing(foreign), this_server=_this_server(ours), kind=kind)
     if foreign_aaaa:
-        return Verdict.AAAA_ELSEWHERE, (f"the A record is right, but the AAAA record points to {_listing(foreign_aaaa)}, "
-                                        "not this server, and Let's Encrypt prefers IPv6: correct or remove the AAAA "
-                                        "record at your DNS provider")
-    return Verdict.OK, f"points to {_listing(a | aaaa)}, this server"
+        return Verdict.AAAA_ELSEWHERE, _("the A record is right, but the AAAA record points to {addresses}, "
+                                         "not this server, and Let's Encrypt prefers IPv6: correct or remove the AAAA "
+                                         "record at your DNS provider").format(addresses=_listing(foreign_aaaa))
+    return Verdict.OK, _("points to {addresses}, this server").format(addresses=_listing(a | aaaa))
 
 
 def _fault_message(name: str, record: str, lookup: Lookup, timeout: float) -> str:
     if lookup.fault is Verdict.NXDOMAIN:
-        return (f"{name} does not exist in DNS (NXDOMAIN): create its A record at your DNS provider; "
-                "new records can take up to 48 h to be visible")
+        return _("{name} does not exist in DNS (NXDOMAIN): create its A record at your DNS provider; "
+                 "new records can take up to 48 h to be visible").format(name=name)
     if lookup.fault is Verdict.SERVFAIL:
-        where = f" of {lookup.domain}" if lookup.domain and lookup.domain != name else ""
-        return (f"the DNS servers failed the {record} query{where} ({lookup.detail}): the domain's DNS is broken "
-                "(nameservers or DNSSEC): fix it at your DNS provider")
-    return (f"no answer to the {record} query within {timeout:g} s: check this server's resolver "
-            "(resolv.conf) and that the domain's nameservers answer")
+        failed = (_("the DNS servers failed the {record} query of {domain} ({detail}): the domain's DNS is broken "
+                    "(nameservers or DNSSEC): fix it at your DNS provider")
+                  if lookup.domain and lookup.domain != name else
+                  _("the DNS servers failed the {record} query ({detail}): the domain's DNS is broken "
+                    "(nameservers or DNSSEC): fix it at your DNS provider"))
+        return failed.format(record=record, domain=lookup.domain, detail=lookup.detail)
+    return _("no answer to the {record} query within {seconds} s: check this server's resolver "
+             "(resolv.conf) and that the domain's nameservers answer").format(record=record, seconds=f"{timeout:g}")
 
 
 def caa_refusal(records: Iterable[str]) -> str | None:
@@ -263,11 +275,11 @@ def caa_refusal(records: Iterable[str]) -> str | None:
 
 def _permits_letsencrypt(value: str) -> bool:
     """An issue value permits Let's Encrypt's HTTP-01: its domain, and no validationmethods without http-01."""
-    domain, _, parameters = value.partition(";")
+    domain, _separator, parameters = value.partition(";")
     if domain.strip().lower() != LETSENCRYPT_CAA_DOMAIN:
         return False
     for parameter in parameters.split(";"):
-        key, _, methods = parameter.partition("=")
+        key, _separator, methods = parameter.partition("=")
         if key.strip().lower() == "validationmethods" and "http-01" not in methods.strip().lower().split(","):
             return False
     return True
@@ -296,5 +308,5 @@ def _records_to_add(ours: set[str]) -> str:
 
 def _this_server(ours: set[str]) -> str:
     if ours:
-        return f"this server is {_listing(ours)}"
-    return "this server's address is unknown (behind NAT? give its public address with --server-ip)"
+        return _("this server is {addresses}").format(addresses=_listing(ours))
+    return _("this server's address is unknown (behind NAT? give its public address with --server-ip)")

@@ -25,7 +25,7 @@ import dns.exception
 import dns.resolver
 
 from .dns import make_resolver
-from .i18n import N_, _
+from .i18n import N_, _, english
 from .paths import CHALLENGE_URL_PATH
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def _test_name(name: str, challenge_dir: Path, context: _Context) -> SelfTestRes
         verdict, detail = _follow(start, address, content, context)
     finally:
         token_file.unlink(missing_ok=True)
-    log.info("self-test %s at %s: %s (%s)", name, address, verdict.value, detail)
+    log.info("self-test %s at %s: %s (%s)", name, address, verdict.value, english(detail))
     return SelfTestResult(name, address, verdict, detail)
 
 
