@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .certs import CertificateInfo
+from .i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +129,14 @@ def _get(url: str, ca_bundle: Path | None, timeout: float) -> tuple[Any, str | N
             body = response.read(1_000_000)
             retry_after = response.headers.get("Retry-After")
     except urllib.error.HTTPError as error:
-        raise CaUnavailable(f"{url} answered HTTP {error.code}") from error
+        raise CaUnavailable(_("{url} answered HTTP {status}").format(url=url, status=error.code)) from error
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise CaUnavailable(f"{url} could not be reached ({reason})") from error
+        raise CaUnavailable(_("{url} could not be reached ({reason})").format(url=url, reason=reason)) from error
     try:
         return json.loads(body), retry_after
     except ValueError as error:
-        raise CaUnavailable(f"{url} did not answer with JSON") from error
+        raise CaUnavailable(_("{url} did not answer with JSON").format(url=url)) from error
 
 
 _directories: dict[tuple[str, str | None], dict[str, Any] | CaUnavailable] = {}
@@ -146,15 +147,15 @@ def directory(url: str, ca_bundle: Path | None = None, timeout: float = TIMEOUT_
     key = (url, str(ca_bundle) if ca_bundle else None)
     if key not in _directories:
         try:
-            document, _ = _get(url, ca_bundle, timeout)
+            document, _retry_after = _get(url, ca_bundle, timeout)
             if not isinstance(document, dict):
-                raise CaUnavailable(f"{url} is not an ACME directory")
+                raise CaUnavailable(_("{url} is not an ACME directory").format(url=url))
             _directories[key] = document
         except CaUnavailable as error:
             _directories[key] = error
     known = _directories[key]
     if isinstance(known, CaUnavailable):
-        raise CaUnavailable(str(known))
+        raise CaUnavailable(*known.args)
     return known
 
 
@@ -186,9 +187,10 @@ def parse_renewal_info(identifier: str, document: Any, retry_after: str | None, 
         window = document["suggestedWindow"]
         start, end = _timestamp(window["start"]), _timestamp(window["end"])
     except (KeyError, TypeError, ValueError) as error:
-        raise CaUnavailable(f"the CA's renewal information is not readable ({error!r})") from error
+        raise CaUnavailable(_("the CA's renewal information is not readable ({error})").format(error=repr(error))) from error
     if end <= start:
-        raise CaUnavailable(f"the CA's suggested window ends ({end}) before it starts ({start})")
+        raise CaUnavailable(_("the CA's suggested window ends ({end}) before it starts ({start})").format(
+            end=end, start=start))
     explanation = document.get("explanationURL")
     return RenewalInfo(identifier, now, now + retry_after_delay(retry_after, now), start, end,
                        str(explanation) if explanation else None)
@@ -210,7 +212,7 @@ def _timestamp(text: str) -> datetime:
     """RFC 3339 as ARI sends it (Z, optional fractions of a second, possibly nanoseconds)."""
     value = str(text).strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in value:
-        whole, _, rest = value.partition(".")
+        whole, _separator, rest = value.partition(".")
         digits = len(rest) - len(rest.lstrip("0123456789"))
         value = f"{whole}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
     moment = datetime.fromisoformat(value)

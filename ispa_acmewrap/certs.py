@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 from .errors import OperationFailed
+from .i18n import _
 from .i18n import ngettext
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,15 @@ def read_certificate(path: Path) -> CertificateInfo:
         data = path.read_bytes()
     except OSError as error:
         raise OperationFailed(
-            f"cannot read the certificate {path}: {error.strerror or error}",
-            hint="check that the file exists and is readable (run as root); `ispa-cert issue` creates it",
+            _("cannot read the certificate {path}: {error}").format(path=path, error=error.strerror or error),
+            hint=_("check that the file exists and is readable (run as root); `ispa-cert issue` creates it"),
         ) from error
     try:
         certificate = x509.load_pem_x509_certificate(data)
     except ValueError as error:
         raise OperationFailed(
-            f"{path} does not hold a readable PEM certificate ({error})",
-            hint="renew it with `ispa-cert renew --force`, or restore it from ispa-cert's backups directory",
+            _("{path} does not hold a readable PEM certificate ({error})").format(path=path, error=error),
+            hint=_("renew it with `ispa-cert renew --force`, or restore it from ispa-cert's backups directory"),
         ) from error
     return _info(certificate, path)
 

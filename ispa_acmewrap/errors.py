@@ -6,6 +6,8 @@ modules catch one only to record it, roll back or convert it (README, layout).
 
 from __future__ import annotations
 
+from .i18n import _
+
 # Exit codes (README "Exit codes"). doctor uses the monitoring-plugin codes instead.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -79,7 +81,7 @@ class CommandFailed(IspaError):
 
     def __init__(self, argv: list[str], returncode: int, output: str, hint: str | None = None) -> None:
         name = argv[0].rsplit("/", 1)[-1] if argv else "command"
-        super().__init__(f"{name} failed with exit code {returncode}", hint)
+        super().__init__(_("{program} failed with exit code {code}").format(program=name, code=returncode), hint)
         self.argv = argv
         self.returncode = returncode
         self.output = output

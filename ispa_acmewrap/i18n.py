@@ -19,7 +19,7 @@ from __future__ import annotations
 import gettext
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,12 @@ class Text(str):
 def english(value: Any) -> Any:
     """The English source of a translated message; any other value as it is."""
     return value.english if isinstance(value, Text) else value
+
+
+def join(separator: str, texts: Iterable[str]) -> Text:
+    """separator.join(texts), keeping the English sources of translated parts."""
+    parts = list(texts)
+    return Text(separator.join(parts), separator.join(english(part) for part in parts))
 
 
 def english_document(document: Any) -> Any:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import Locked
+from .i18n import _
 
 DEFAULT_WAIT_SECONDS = 30.0
 _held: list[int] = []  # the descriptor of the lock this process holds (runner.py passes it on)
@@ -50,7 +51,7 @@ def _acquire(descriptor: int, lock_file: Path, wait: float) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
-                raise Locked(f"another ispa-cert run holds the lock {lock_file} (pid and command: {holder})",
-                             hint="wait for it to finish and try again") from None
+                holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or _("another process")
+                raise Locked(_("another ispa-cert run holds the lock {file} (pid and command: {holder})").format(
+                    file=lock_file, holder=holder), hint=_("wait for it to finish and try again")) from None
             time.sleep(0.2)

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import BadInput
+from .i18n import _
 from .lock import DEFAULT_WAIT_SECONDS
 from .paths import Paths
 
@@ -56,7 +57,7 @@ def _port_from_env(variable: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise BadInput(f"{variable}={raw!r} is not a port number")
+        raise BadInput(_("{setting} is not a port number").format(setting=f"{variable}={raw!r}"))
     return int(raw)
 
 
@@ -74,7 +75,8 @@ def _seconds_from_env(variable: str, default: float, example: str, allow_zero: b
     except ValueError:
         seconds = -1.0
     if not (0 <= seconds if allow_zero else 0 < seconds) or seconds == float("inf"):
-        raise BadInput(f"{variable}={raw!r} is not a number of seconds", hint=f"unset it, or e.g. {variable}={example}")
+        raise BadInput(_("{setting} is not a number of seconds").format(setting=f"{variable}={raw!r}"),
+                       hint=_("unset it, or e.g. {setting}").format(setting=f"{variable}={example}"))
     return seconds
 
 
@@ -85,13 +87,13 @@ def validate(settings: Settings) -> Settings:
         try:
             ipaddress.ip_address(address)
         except ValueError:
-            raise BadInput(f"--server-ip {address!r} is not an IP address",
-                           hint="give this server's public IPv4 or IPv6 address, e.g. --server-ip 203.0.113.7") from None
+            raise BadInput(_("--server-ip {address} is not an IP address").format(address=repr(address)),
+                           hint=_("give this server's public IPv4 or IPv6 address, e.g. --server-ip 203.0.113.7")) from None
     if settings.dns_server is not None:
         _check_dns_server(settings.dns_server)
     if not (math.isfinite(settings.dns_timeout) and 0 < settings.dns_timeout <= 300):
-        raise BadInput(f"--dns-timeout {settings.dns_timeout} is not a time limit between 0 and 300 seconds",
-                       hint="e.g. --dns-timeout 4 (the default)")
+        raise BadInput(_("--dns-timeout {seconds} is not a time limit between 0 and 300 seconds").format(
+            seconds=settings.dns_timeout), hint=_("e.g. --dns-timeout 4 (the default)"))
     return settings
 
 
@@ -104,8 +106,9 @@ def _check_server(server: str) -> None:
     except ValueError:
         parts = urlsplit("")
     if parts.scheme != "https" or not parts.hostname:
-        raise BadInput(f"--server {server!r} is not an ACME directory URL (https://HOST/...)",
-                       hint=f"leave it out for Let's Encrypt, or give the CA's directory URL, e.g. {LETSENCRYPT_DIRECTORY}")
+        raise BadInput(_("--server {server} is not an ACME directory URL (https://HOST/...)").format(server=repr(server)),
+                       hint=_("leave it out for Let's Encrypt, or give the CA's directory URL, e.g. {url}").format(
+                           url=LETSENCRYPT_DIRECTORY))
 
 
 def _check_dns_server(server: str) -> None:
@@ -118,8 +121,9 @@ def _check_dns_server(server: str) -> None:
     except ValueError:
         valid = False
     if not valid:
-        raise BadInput(f"--dns-server {server!r} is not an IP address with an optional :PORT (1-65535)",
-                       hint="e.g. --dns-server 192.0.2.53 or --dns-server 127.0.0.1:5353; leave it out for the system's resolver")
+        raise BadInput(_("--dns-server {server} is not an IP address with an optional :PORT (1-65535)").format(
+            server=repr(server)), hint=_("e.g. --dns-server 192.0.2.53 or --dns-server 127.0.0.1:5353; leave it out "
+                                         "for the system's resolver"))
 
 
 def load_settings(root: str | None, verbose: bool = False) -> Settings:

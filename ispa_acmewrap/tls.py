@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 
 from .findings import Finding, Severity
+from .health import Finding, Severity
+from .i18n import _
 
 PROFILES = ("intermediate", "modern")
 DEFAULT_PROFILE = "intermediate"
@@ -149,24 +151,25 @@ def stapling_lines(text: str) -> list[int]:
 
 def stapling_finding(places: list[tuple[Path, int]]) -> Finding:
     if not places:
-        return Finding("ocsp-stapling", Severity.OK, "OCSP stapling is off (Let's Encrypt ended OCSP in 2025)")
+        return Finding("ocsp-stapling", Severity.OK, _("OCSP stapling is off (Let's Encrypt ended OCSP in 2025)"))
     where = ", ".join(f"{file}:{line}" for file, line in places)
     return Finding("ocsp-stapling", Severity.WARN,
-                   f"OCSP stapling is switched on ({where}), but Let's Encrypt ended its OCSP service in 2025: "
-                   "Apache logs errors and may stall handshakes fetching responses that no longer exist",
-                   fix="delete the `SSLUseStapling on` line(s) (and `SSLStaplingCache`), then `apache2ctl configtest` "
-                       "and `apache2ctl graceful`")
+                   _("OCSP stapling is switched on ({where}), but Let's Encrypt ended its OCSP service in 2025: "
+                     "Apache logs errors and may stall handshakes fetching responses that no longer exist").format(
+                         where=where),
+                   fix=_("delete the `SSLUseStapling on` line(s) (and `SSLStaplingCache`), then `apache2ctl configtest` "
+                         "and `apache2ctl graceful`"))
 
 
 def http2_finding(support: Http2Support) -> Finding:
     """HTTP/2 is optional: only a loaded mod_http2 that the prefork MPM silences is a warning."""
     if support.can_serve:
-        return Finding("http2", Severity.OK,
-                       f"mod_http2 is loaded and the {support.mpm} MPM serves HTTP/2 (h2) on the HTTPS virtual hosts")
+        return Finding("http2", Severity.OK, _("mod_http2 is loaded and the {mpm} MPM serves HTTP/2 (h2) on the "
+                                               "HTTPS virtual hosts").format(mpm=support.mpm))
     if support.module_loaded:
         return Finding("http2", Severity.WARN,
-                       "mod_http2 is loaded, but the prefork MPM cannot serve HTTP/2: HTTPS stays on HTTP/1.1",
-                       fix="switch to the event MPM (PHP through php-fpm instead of mod_php): `a2dismod php* "
-                           "mpm_prefork && a2enmod mpm_event proxy_fcgi`, or `a2dismod http2` to silence this")
-    return Finding("http2", Severity.OK, "mod_http2 is not loaded: HTTPS is served over HTTP/1.1 "
-                   "(`a2enmod http2` turns HTTP/2 on; the written `Protocols h2 http/1.1` then applies)")
+                       _("mod_http2 is loaded, but the prefork MPM cannot serve HTTP/2: HTTPS stays on HTTP/1.1"),
+                       fix=_("switch to the event MPM (PHP through php-fpm instead of mod_php): `a2dismod php* "
+                             "mpm_prefork && a2enmod mpm_event proxy_fcgi`, or `a2dismod http2` to silence this"))
+    return Finding("http2", Severity.OK, _("mod_http2 is not loaded: HTTPS is served over HTTP/1.1 "
+                   "(`a2enmod http2` turns HTTP/2 on; the written `Protocols h2 http/1.1` then applies)"))

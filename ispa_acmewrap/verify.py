@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from . import certs
 from .apache.model import VirtualHost
 from .errors import OperationFailed
+from .i18n import _, join
 from .paths import CHALLENGE_URL_PATH
 from .settings import Settings
 
@@ -63,8 +64,8 @@ def wait_until_served(settings: Settings, names: list[str], seconds: float = 15.
             break
         time.sleep(0.3)
     if pending:
-        raise OperationFailed(
-            f"Apache does not serve the new certificate for {', '.join(pending)} on port {settings.https_port}")
+        raise OperationFailed(_("Apache does not serve the new certificate for {names} on port {port}").format(
+            names=", ".join(pending), port=settings.https_port))
 
 
 # --- answers on the wire: every vhost before and after an Apache change -------------------
@@ -84,7 +85,7 @@ class Answer:
 
     def describe(self) -> str:
         if self.status is None:
-            return f"no answer ({self.error})"
+            return _("no answer ({error})").format(error=self.error)
         return f"{self.status}" + (f" → {self.location}" if self.location else "")
 
 
@@ -152,8 +153,9 @@ def unintended_changes(before: dict[Probe, Answer], after: dict[Probe, Answer], 
             continue
         if (old.status, old.location) != (new.status, new.location):
             scheme = "https" if probe.tls else "http"
-            changes.append(f"{scheme}://{probe.name}:{probe.port}/ ({probe.where}) answered {old.describe()} "
-                           f"before and {new.describe()} now")
+            changes.append(_("{url} ({where}) answered {before} before and {now} now").format(
+                url=f"{scheme}://{probe.name}:{probe.port}/", where=probe.where, before=old.describe(),
+                now=new.describe()))
     return changes
 
 
@@ -170,9 +172,9 @@ def require_unchanged(before: dict[Probe, Answer], intended: set[str], settle: b
     after = snapshot(list(before))
     changes = unintended_changes(before, after, intended)
     if changes:
-        raise OperationFailed("the change altered other sites' answers: " + "; ".join(changes),
-                              hint="look for <IfModule mod_ssl.c> sections or rules in those vhosts that the change "
-                                   "woke up; fix them, then run again")
+        raise OperationFailed(_("the change altered other sites' answers: {changes}").format(changes=join("; ", changes)),
+                              hint=_("look for <IfModule mod_ssl.c> sections or rules in those vhosts that the change "
+                                     "woke up; fix them, then run again"))
 
 
 # --- after an install: every name answers HTTPS as it answers HTTP ---------------------
@@ -190,19 +192,22 @@ def _https_problems(settings: Settings, name: str, address: str, http_probe: Pro
     on_disk = check(settings, name).on_disk
     served = certs.served_certificate(address, settings.https_port, name, timeout=3.0)
     if on_disk is None or served is None or served.fingerprint_sha256 != on_disk.fingerprint_sha256:
-        return [f"{address}:{settings.https_port} does not serve the certificate on disk for {name}"]
+        return [_("{address}:{port} does not serve the certificate on disk for {name}").format(
+            address=address, port=settings.https_port, name=name)]
     secure = fetch(https_probe)
     if not secure.answered:
-        return [f"https://{name}/ gives no answer ({secure.error})"]
+        return [_("https://{name}/ gives no answer ({error})").format(name=name, error=secure.error)]
     if _points_at(secure.location, name, "/", settings.https_port):
-        return [f"https://{name}/ redirects to itself ({secure.location})"]
+        return [_("https://{name}/ redirects to itself ({location})").format(name=name, location=secure.location)]
     plain = fetch(http_probe)
     if _points_at(plain.location, name, None, settings.https_port):
-        return [] if secure.status < 400 else [f"https://{name}/ answers {secure.status}"]
+        return [] if secure.status < 400 else [_("https://{name}/ answers {status}").format(name=name,
+                                                                                         status=secure.status)]
     if (plain.status, _path_of(plain.location)) != (secure.status, _path_of(secure.location)):
-        return [f"https://{name}/ answers {secure.describe()} but http://{name}/ answers {plain.describe()}"]
+        return [_("https://{name}/ answers {secure} but http://{name}/ answers {plain}").format(
+            name=name, secure=secure.describe(), plain=plain.describe())]
     if plain.status == 200 and plain.digest != secure.digest and fetch(http_probe).digest == plain.digest:
-        return [f"https://{name}/ serves another page than http://{name}/ (another site?)"]
+        return [_("https://{name}/ serves another page than http://{name}/ (another site?)").format(name=name)]
     return []
 
 
@@ -217,8 +222,8 @@ def _challenge_problems(settings: Settings, name: str) -> list[str]:
     finally:
         path.unlink(missing_ok=True)
     if answer.status != 200 or answer.digest != hashlib.sha256(token.encode()).hexdigest():
-        return [f"http://{name}{CHALLENGE_URL_PATH}/… answers {answer.describe()} instead of the token "
-                "(renewals would fail)"]
+        return [_("{url} answers {answer} instead of the token (renewals would fail)").format(
+            url=f"http://{name}{CHALLENGE_URL_PATH}/…", answer=answer.describe())]
     return []
 
 
@@ -244,6 +249,6 @@ def require_sites_right(settings: Settings, targets: dict[str, list[str]]) -> No
     """Raise OperationFailed unless every name answers right over HTTPS (see site_problems)."""
     problems = [problem for name, addresses in targets.items() for problem in site_problems(settings, name, addresses)]
     if problems:
-        raise OperationFailed("after the reload: " + "; ".join(problems),
-                              hint="the HTTPS vhost differs from the port-80 one; compare them (the diff above), "
-                                   "fix the port-80 vhost or create the HTTPS vhost yourself, then run again")
+        raise OperationFailed(_("after the reload: {problems}").format(problems=join("; ", problems)),
+                              hint=_("the HTTPS vhost differs from the port-80 one; compare them (the diff above), "
+                                     "fix the port-80 vhost or create the HTTPS vhost yourself, then run again"))
