@@ -15,6 +15,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..i18n import _
+
 
 @dataclass(frozen=True)
 class Line:
@@ -128,7 +130,8 @@ def parse(file: Path, text: str | None = None) -> list[Node]:
     for line in logical_lines(file, text):
         if line.is_close:
             if len(stack) == 1:
-                raise ConfigUnreadable(f"{line.location}: {line.text} closes a section that was not opened")
+                raise ConfigUnreadable(_("{location}: {line} closes a section that was not opened").format(
+                    location=line.location, line=line.text))
             stack[-1].close = line
             stack.pop()
             continue
@@ -137,7 +140,8 @@ def parse(file: Path, text: str | None = None) -> list[Node]:
         if line.is_open:
             stack.append(node)
     if len(stack) > 1:
-        raise ConfigUnreadable(f"{stack[-1].line.location}: {stack[-1].line.text} is never closed")
+        raise ConfigUnreadable(_("{location}: {line} is never closed").format(location=stack[-1].line.location,
+                                                                              line=stack[-1].line.text))
     return root.children
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..command import Command
+from ..i18n import _
 from ..paths import Paths
 from . import conf
 from .render import ctl_command
@@ -52,7 +53,8 @@ class VirtualHost:
     @property
     def location(self) -> str:
         if self.macro is not None:
-            return f"line {self.line} of {self.file}, where the macro '{self.macro}' is used"
+            return _("line {line} of {file}, where the macro '{macro}' is used").format(
+                line=self.line, file=self.file, macro=self.macro)
         return f"{self.file}:{self.line}"
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import BadInput, PreconditionMissing
+from ..i18n import _, join
 from ..paths import Paths
 from . import conf, editor
 from .model import VirtualHost, find_vhost, ssl_engine_on, vhosts_for
@@ -89,44 +90,48 @@ def plan_name(name: str, hosts: list[VirtualHost], paths: Paths, certificate: Pa
     _check_port_defaults(theirs, https_port, in_place)
     _check_address_shadowing(theirs, name, https_port, dns_addresses)
     if any(not host.specific_address for host in in_place):
-        return NamePlan(name, None, in_place, source="its own HTTPS vhost at "
-                        + ", ".join(host.location for host in in_place))
+        return NamePlan(name, None, in_place, source=_("its own HTTPS vhost at {locations}").format(
+            locations=join(", ", (host.location for host in in_place))))
     port80 = find_vhost(theirs, name, http_port)
     if port80 is None:
         if document_root is None:
-            raise BadInput(f"{name} has no port-{http_port} virtual host of its own, so ispa-cert cannot tell "
-                           "which site its HTTPS should serve (it never copies another name's site)",
-                           hint="give the document root of its site (--admin-docroot, --client-docroot or "
-                                "--dealer-docroot DIR), or create its port-80 virtual host first")
+            raise BadInput(_("{name} has no port-{port} virtual host of its own, so ispa-cert cannot tell "
+                             "which site its HTTPS should serve (it never copies another name's site)").format(
+                                 name=name, port=http_port),
+                           hint=_("give the document root of its site (--admin-docroot, --client-docroot or "
+                                  "--dealer-docroot DIR), or create its port-80 virtual host first"))
         site = SslSite(name, render_docroot_body(document_root), certificate, key, with_http=True)
-        return NamePlan(name, site, in_place, source=f"the document root {document_root}")
+        return NamePlan(name, site, in_place, source=_("the document root {directory}").format(directory=document_root))
     body, dropped = copy_for_https(port80, paths.apache_confdir, name)
     return NamePlan(name, SslSite(name, body, certificate, key), in_place, tuple(dropped),
-                    source=f"its port-{http_port} vhost at {port80.location}")
+                    source=_("its port-{port} vhost at {location}").format(port=http_port, location=port80.location))
 
 
 def _updatable(host: VirtualHost, certificate: Path, key: Path) -> VirtualHost:
     """An SSL vhost of the administrator's that ispa-cert can update in place, or a refusal."""
     if host.macro is not None:
-        raise ApacheRefusal(f"the HTTPS vhost of {host.server_name} is made by a mod_macro macro ({host.location}); "
-                            "ispa-cert cannot change a certificate line inside a macro",
-                            hint=f"replace the macro by a plain <VirtualHost> block (ispa-cert then changes only its "
-                                 f"certificate lines), or point its SSLCertificateFile at {certificate} and "
-                                 f"SSLCertificateKeyFile at {key} by hand")
+        raise ApacheRefusal(_("the HTTPS vhost of {name} is made by a mod_macro macro ({location}); "
+                              "ispa-cert cannot change a certificate line inside a macro").format(
+                                  name=host.server_name, location=host.location),
+                            hint=_("replace the macro by a plain <VirtualHost> block (ispa-cert then changes only its "
+                                   "certificate lines), or point its SSLCertificateFile at {certificate} and "
+                                   "SSLCertificateKeyFile at {key} by hand").format(certificate=certificate, key=key))
     node = host.section()
     if node is None:
-        raise ApacheRefusal(f"Apache names {host.location} as an HTTPS vhost of {host.server_name}, "
-                            "but no <VirtualHost> block starts there", hint="check that file, then run again")
+        raise ApacheRefusal(_("Apache names {location} as an HTTPS vhost of {name}, but no <VirtualHost> block "
+                              "starts there").format(location=host.location, name=host.server_name),
+                            hint=_("check that file, then run again"))
     if not ssl_engine_on(node):
-        raise ApacheRefusal(f"the vhost at {host.location} answers for {host.server_name} on port {host.port} "
-                            "without `SSLEngine on`: Apache would speak plain HTTP there, and it would shadow "
-                            "the HTTPS vhost of ispa-cert",
-                            hint=f"add `SSLEngine on` and certificate lines to it, or remove it (or change its "
-                                 f"port), then run again")
+        raise ApacheRefusal(_("the vhost at {location} answers for {name} on port {port} "
+                              "without `SSLEngine on`: Apache would speak plain HTTP there, and it would shadow "
+                              "the HTTPS vhost of ispa-cert").format(location=host.location, name=host.server_name,
+                                                                    port=host.port),
+                            hint=_("add `SSLEngine on` and certificate lines to it, or remove it (or change its "
+                                   "port), then run again"))
     if not any(child.line.keyword == "sslcertificatefile" for child in node.walk()):
-        raise ApacheRefusal(f"the HTTPS vhost at {host.location} has no SSLCertificateFile line of its own, "
-                            "so ispa-cert cannot point it at the new certificate",
-                            hint="add SSLCertificateFile and SSLCertificateKeyFile lines to it, then run again")
+        raise ApacheRefusal(_("the HTTPS vhost at {location} has no SSLCertificateFile line of its own, "
+                              "so ispa-cert cannot point it at the new certificate").format(location=host.location),
+                            hint=_("add SSLCertificateFile and SSLCertificateKeyFile lines to it, then run again"))
     return host
 
 
@@ -143,9 +148,10 @@ def _check_port_defaults(theirs: list[VirtualHost], https_port: int, updated: tu
         if host.macro is None and node is not None and ssl_engine_on(node):
             continue
         raise ApacheRefusal(
-            f"the first vhost on {host.address}:{https_port} ({host.server_name} at {host.location}) has no "
-            "`SSLEngine on`: with mod_ssl on, Apache would speak plain HTTP on that port for every name",
-            hint="add `SSLEngine on` with its certificate lines to that vhost, or remove it, then run again")
+            _("the first vhost on {address}:{port} ({name} at {location}) has no "
+              "`SSLEngine on`: with mod_ssl on, Apache would speak plain HTTP on that port for every name").format(
+                  address=host.address, port=https_port, name=host.server_name, location=host.location),
+            hint=_("add `SSLEngine on` with its certificate lines to that vhost, or remove it, then run again"))
 
 
 def _check_address_shadowing(theirs: list[VirtualHost], name: str, https_port: int,
@@ -157,11 +163,13 @@ def _check_address_shadowing(theirs: list[VirtualHost], name: str, https_port: i
         if group and not any(host.serves(name) for host in group):
             first = group[0]
             raise ApacheRefusal(
-                f"{name} resolves to {address}, and Apache has vhosts for {address}:{https_port} (first at "
-                f"{first.location}): connections there never reach a *:{https_port} vhost, so {name} would be "
-                "served another name's site and certificate",
-                hint=f"write those vhosts as *:{https_port}, or add an SSL vhost for {name} on {address}:{https_port} "
-                     "(ispa-cert then updates its certificate lines)")
+                _("{name} resolves to {address}, and Apache has vhosts for {address}:{port} (first at "
+                  "{location}): connections there never reach a *:{port} vhost, so {name} would be "
+                  "served another name's site and certificate").format(name=name, address=address, port=https_port,
+                                                                       location=first.location),
+                hint=_("write those vhosts as *:{port}, or add an SSL vhost for {name} on {address}:{port} "
+                       "(ispa-cert then updates its certificate lines)").format(port=https_port, name=name,
+                                                                                address=address))
 
 
 # --- copying a port-80 vhost for HTTPS -------------------------------------------------
@@ -169,18 +177,19 @@ def _check_address_shadowing(theirs: list[VirtualHost], name: str, https_port: i
 def copy_for_https(host: VirtualHost, server_root: Path, name: str) -> tuple[tuple[str, ...], list[str]]:
     """The body of host's <VirtualHost> as the *:443 copy needs it, and the rules left out."""
     if host.macro is not None:
-        raise ApacheRefusal(f"the port-80 vhost of {name} is made by a mod_macro macro ({host.location}); "
-                            "ispa-cert cannot copy a macro's vhost for HTTPS",
-                            hint=f"give {name} a plain <VirtualHost> block instead of the macro, or write its "
-                                 "HTTPS vhost yourself as a plain <VirtualHost> with SSLEngine on and certificate "
-                                 "lines (ispa-cert then changes only those lines)")
+        raise ApacheRefusal(_("the port-80 vhost of {name} is made by a mod_macro macro ({location}); "
+                              "ispa-cert cannot copy a macro's vhost for HTTPS").format(name=name, location=host.location),
+                            hint=_("give {name} a plain <VirtualHost> block instead of the macro, or write its "
+                                   "HTTPS vhost yourself as a plain <VirtualHost> with SSLEngine on and certificate "
+                                   "lines (ispa-cert then changes only those lines)").format(name=name))
     try:
         node = host.section()
     except conf.ConfigUnreadable as error:
-        raise ApacheRefusal(f"cannot read the port-80 vhost of {name}: {error}") from error
+        raise ApacheRefusal(_("cannot read the port-80 vhost of {name}: {error}").format(name=name, error=error)) from error
     if node is None:
-        raise ApacheRefusal(f"Apache names {host.location} as the port-80 vhost of {name}, but no <VirtualHost> "
-                            "block starts there", hint="check that file, then run again")
+        raise ApacheRefusal(_("Apache names {location} as the port-80 vhost of {name}, but no <VirtualHost> "
+                              "block starts there").format(location=host.location, name=name),
+                            hint=_("check that file, then run again"))
     state = _Copy((name, host.server_name.lower(), *(alias.lower() for alias in host.aliases)), server_root)
     return tuple(_copy(node.children, state)), state.dropped
 
@@ -218,14 +227,16 @@ def _copy_node(node: conf.Node, keyword: str, state: _Copy) -> list[str]:
             return []
         return _lines(line)
     if keyword == "use":
-        raise ApacheRefusal(f"{line.location}: `{line.text}` uses a mod_macro macro inside the vhost; ispa-cert "
-                            "cannot tell whether the macro redirects to HTTPS",
-                            hint="write the macro's lines into the vhost, or create the HTTPS vhost yourself "
-                                 "(ispa-cert then changes only its certificate lines)")
+        raise ApacheRefusal(_("{location}: `{line}` uses a mod_macro macro inside the vhost; ispa-cert "
+                              "cannot tell whether the macro redirects to HTTPS").format(location=line.location,
+                                                                                         line=line.text),
+                            hint=_("write the macro's lines into the vhost, or create the HTTPS vhost yourself "
+                                   "(ispa-cert then changes only its certificate lines)"))
     if keyword in ("include", "includeoptional"):
         return _copy_include(node, state)
     if keyword in ("virtualhost", "macro"):
-        raise ApacheRefusal(f"{line.location}: a <{keyword}> section inside a vhost cannot be copied")
+        raise ApacheRefusal(_("{location}: a <{section}> section inside a vhost cannot be copied").format(
+            location=line.location, section=keyword))
     if node.is_section:
         closing = _lines(node.close) if node.close is not None else []
         return [*_lines(line), *_copy(node.children, state), *closing]
@@ -242,7 +253,8 @@ def _copy_include(node: conf.Node, state: _Copy) -> list[str]:
         try:
             nodes = conf.parse(file)
         except (OSError, conf.ConfigUnreadable) as error:
-            raise ApacheRefusal(f"{line.location}: cannot read {file} it includes: {error}") from error
+            raise ApacheRefusal(_("{location}: cannot read {file} it includes: {error}").format(
+                location=line.location, file=file, error=error)) from error
         inlined.append(f"# {line.text} ({file}), copied without its rules that redirect to https://")
         inlined.extend(_copy(nodes, state))
     return _lines(line) if len(state.dropped) == before else inlined
