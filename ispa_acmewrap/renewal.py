@@ -17,6 +17,7 @@ from datetime import datetime
 
 from .ca import RenewalInfo, cert_id
 from .certs import CertificateInfo
+from .i18n import _
 
 ARI = "ari"
 LIFETIME = "lifetime"
@@ -33,7 +34,7 @@ class RenewalPlan:
 
     @property
     def rule_text(self) -> str:
-        return "the CA's renewal window (ARI)" if self.rule == ARI else "2/3 of its lifetime"
+        return _("the CA's renewal window (ARI)") if self.rule == ARI else _("2/3 of its lifetime")
 
 
 def current_info(certificate: CertificateInfo, info: RenewalInfo | None) -> RenewalInfo | None:
