@@ -23,6 +23,7 @@ from pathlib import Path
 from . import apache, runner
 from .errors import BadInput, CommandFailed, IspaError, OperationFailed, PreconditionMissing, RollbackFailed
 from .files import atomic_write, private_directory
+from .i18n import _
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _scan(paths: Paths) -> tuple[list[Backup], list[tuple[Path, str]]]:
             found.append(_load(directory))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             log.warning("backup %s skipped: its %s is damaged (%s)", directory, MANIFEST, error)
-            damaged.append((directory, f"{MANIFEST} is damaged ({error})"))
+            damaged.append((directory, _("{manifest} is damaged ({error})").format(manifest=MANIFEST, error=error)))
     return sorted(found, key=lambda backup: backup.id, reverse=True), sorted(damaged)
 
 
@@ -154,16 +155,17 @@ def find_backup(paths: Paths, backup_id: str | None) -> Backup:
     backups = list_backups(paths, steps=backup_id is not None)
     if backup_id is None:
         if not backups:
-            raise PreconditionMissing(f"there are no backups in {paths.backups_dir}")
+            raise PreconditionMissing(_("there are no backups in {directory}").format(directory=paths.backups_dir))
         return backups[0]
     for backup in backups:
         if backup.id == backup_id:
             return backup
-    damaged = [directory for directory, _ in damaged_backups(paths) if directory.name == backup_id]
+    damaged = [directory for directory, _problem in damaged_backups(paths) if directory.name == backup_id]
     if damaged:
-        raise BadInput(f"backup {backup_id} is damaged ({damaged[0] / MANIFEST} cannot be read) and cannot be restored",
-                       hint="`ispa-cert backups list` shows the usable backups")
-    raise BadInput(f"no backup with the id {backup_id}", hint="`ispa-cert backups list` shows the ids")
+        raise BadInput(_("backup {id} is damaged ({manifest} cannot be read) and cannot be restored").format(
+            id=backup_id, manifest=damaged[0] / MANIFEST), hint=_("`ispa-cert backups list` shows the usable backups"))
+    raise BadInput(_("no backup with the id {id}").format(id=backup_id),
+                   hint=_("`ispa-cert backups list` shows the ids"))
 
 
 def _load(directory: Path) -> Backup:
@@ -268,18 +270,21 @@ def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
     except (OSError, IspaError) as error:
         paths.pending_marker.unlink(missing_ok=True)
         raise RollbackFailed(
-            f"the change failed and restoring the previous Apache configuration failed too: {error}",
-            hint=f"restore the files by hand from {backup.directory} (see {MANIFEST}), then run apache2ctl configtest",
+            _("the change failed and restoring the previous Apache configuration failed too: {error}").format(
+                error=error),
+            hint=_("restore the files by hand from {directory} (see {manifest}), then run apache2ctl "
+                   "configtest").format(directory=backup.directory, manifest=MANIFEST),
         ) from failure
 
 
 def _as_error(failure: BaseException, backup: Backup) -> BaseException:
-    restored = f"The previous configuration was restored from backup {backup.id} and Apache reloaded."
+    restored = _("The previous configuration was restored from backup {id} and Apache reloaded.").format(id=backup.id)
     if isinstance(failure, CommandFailed):
-        return OperationFailed(f"{failure.message}. Apache said:\n{apache_message(failure.output)}\n{restored}",
-                               hint="fix the Apache configuration error above, then run the command again")
+        return OperationFailed(_("{error}. Apache said:\n{apache}\n{restored}").format(
+            error=failure.message, apache=apache_message(failure.output), restored=restored),
+            hint=_("fix the Apache configuration error above, then run the command again"))
     if isinstance(failure, IspaError):
-        return type(failure)(f"{failure.message}\n{restored}", failure.hint)
+        return type(failure)(failure.message + "\n" + restored, failure.hint)
     return failure
 
 
@@ -322,11 +327,11 @@ def recover(paths: Paths) -> str | None:
     if marker.get("main_config_copy") and Path(marker["main_config_copy"]).exists():
         _put_back_main_config(paths, Path(marker["main_config_copy"]))
         paths.pending_marker.unlink(missing_ok=True)
-        return (f"an earlier run was interrupted while acme.sh had changed {paths.apache_main_config.name}; "
-                "it was put back as it was and Apache reloaded")
+        return _("an earlier run was interrupted while acme.sh had changed {file}; "
+                 "it was put back as it was and Apache reloaded").format(file=paths.apache_main_config.name)
     if not marker.get("backup"):
         paths.pending_marker.unlink(missing_ok=True)
-        return "an interrupted Apache change left an unreadable marker; it was removed"
+        return _("an interrupted Apache change left an unreadable marker; it was removed")
     backup = next((found for found in list_backups(paths) if found.id == marker["backup"]), None)
     if backup is None:
         return _recover_without_backup(paths, marker)
@@ -334,25 +339,27 @@ def recover(paths: Paths) -> str | None:
     configtest(paths)
     graceful(paths)
     paths.pending_marker.unlink(missing_ok=True)
-    return (f"an earlier run was interrupted while changing Apache ({marker.get('reason')}); "
-            f"the configuration from backup {backup.id} was restored and Apache reloaded")
+    return _("an earlier run was interrupted while changing Apache ({reason}); "
+             "the configuration from backup {id} was restored and Apache reloaded").format(
+                 reason=marker.get("reason"), id=backup.id)
 
 
 def _recover_without_backup(paths: Paths, marker: dict) -> str:
     """The interrupted change names a backup that is gone: keep a configuration Apache accepts, else stop."""
-    what = f"an earlier run was interrupted while changing Apache ({marker.get('reason')})"
+    what = _("an earlier run was interrupted while changing Apache ({reason})").format(reason=marker.get("reason"))
     try:
         configtest(paths)
     except CommandFailed as failed:
         raise RollbackFailed(
-            f"{what}, and its backup {marker['backup']} no longer exists in {paths.backups_dir}; "
-            f"Apache rejects the current configuration:\n{apache_message(failed.output)}",
-            hint=f"fix the error above or restore another backup (`ispa-cert backups list`, then "
-                 f"`ispa-cert backups restore ID`, which clears this state), or remove {paths.pending_marker} "
-                 "once `apache2ctl configtest` passes") from None
+            _("{what}, and its backup {id} no longer exists in {directory}; "
+              "Apache rejects the current configuration:\n{apache}").format(
+                  what=what, id=marker["backup"], directory=paths.backups_dir, apache=apache_message(failed.output)),
+            hint=_("fix the error above or restore another backup (`ispa-cert backups list`, then "
+                   "`ispa-cert backups restore ID`, which clears this state), or remove {marker} "
+                   "once `apache2ctl configtest` passes").format(marker=paths.pending_marker)) from None
     paths.pending_marker.unlink(missing_ok=True)
-    return (f"{what}; its backup {marker['backup']} no longer exists, but Apache accepts the current "
-            "configuration, so it was kept (check it with `ispa-cert status`)")
+    return _("{what}; its backup {id} no longer exists, but Apache accepts the current "
+             "configuration, so it was kept (check it with `ispa-cert status`)").format(what=what, id=marker["backup"])
 
 
 def apache_message(output: str) -> str:
