@@ -22,6 +22,7 @@ from crontab import CronSlices, CronTab
 
 from .errors import BadInput, PreconditionMissing
 from .files import atomic_write
+from .i18n import _, ngettext
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,8 @@ def install(crontab: Path, command: str, schedule: str | None = None,
     if wanted is None and ours:
         wanted = _checked_schedule(kept.schedule, refuse_never=False)
         if sparse_warning(wanted, shortest_lifetime):
-            note = f"the schedule `{wanted}` was too sparse: {sparse_warning(wanted, shortest_lifetime)}"
+            note = _("the schedule `{schedule}` was too sparse: {why}").format(
+                schedule=wanted, why=sparse_warning(wanted, shortest_lifetime))
             wanted = cadence_for(shortest_lifetime, _minute_of(wanted))
     wanted = wanted or cadence_for(shortest_lifetime)
     line = render_line(wanted, command)
@@ -200,7 +202,7 @@ def _across_days(runs: list[int]) -> int:
     """Two-run spans across midnight, when runs holds the first two and the last two runs of each day."""
     spans = []
     for index in range(0, len(runs) - 4, 4):
-        _, _, late, last = runs[index:index + 4]
+        _first, _second, late, last = runs[index:index + 4]
         first, second = runs[index + 4:index + 6]
         spans += [first - late, second - last]
     return max(spans, default=0)
@@ -214,8 +216,9 @@ def sparse_warning(schedule: str, shortest_lifetime: timedelta | None) -> str | 
     third = _whole_minutes(shortest_lifetime) / 3
     if span is None or span <= third:
         return None
-    return (f"it takes up to {_duration(span)} for two renewal attempts, more than the last third "
-            f"({_duration(third)}) of the shortest certificate lifetime on record ({_duration(shortest_lifetime)})")
+    return _("it takes up to {span} for two renewal attempts, more than the last third "
+             "({third}) of the shortest certificate lifetime on record ({lifetime})").format(
+                 span=_duration(span), third=_duration(third), lifetime=_duration(shortest_lifetime))
 
 
 def _whole_minutes(lifetime: timedelta) -> timedelta:
@@ -225,7 +228,9 @@ def _whole_minutes(lifetime: timedelta) -> timedelta:
 
 def _duration(span: timedelta) -> str:
     hours = round(span / timedelta(hours=1))
-    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+    if hours % 24 == 0:
+        return ngettext("{count} day", "{count} days", hours // 24).format(count=hours // 24)
+    return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
 
 
 def _minute_of(schedule: str) -> int | None:
@@ -244,11 +249,11 @@ def _expand(schedule: str) -> list[set[int]]:
 def _expand_field(text: str, low: int, high: int, names: list[str]) -> set[int]:
     values: set[int] = set()
     for part in text.lower().split(","):
-        base, _, step = part.partition("/")
+        base, _separator, step = part.partition("/")
         if base == "*":
             start, end = low, high
         else:
-            first, _, last = base.partition("-")
+            first, _separator, last = base.partition("-")
             start = _value(first, names, low)
             end = _value(last, names, low) if last else (high if step else start)
         values.update(range(start, end + 1, int(step) if step else 1))
@@ -294,21 +299,27 @@ def entry_status(crontab: Path, expected_command: str) -> CronStatus:
     ours = next((entry for entry in entries if not entry.legacy), None)
     legacy = next((entry for entry in entries if entry.legacy), None)
     if ours is None and legacy is None:
-        return CronStatus("missing", None, f"{crontab} has no `{CRON_MARKER}` entry")
+        return CronStatus("missing", None, _("{crontab} has no `{marker}` entry").format(crontab=crontab,
+                                                                                          marker=CRON_MARKER))
     if ours is None:
-        return CronStatus("legacy-only", legacy, f"{_where(crontab, legacy)} still runs the guide's acme.sh --renewAll")
+        return CronStatus("legacy-only", legacy, _("{where} still runs the guide's acme.sh --renewAll").format(
+            where=_where(crontab, legacy)))
     if ours.command != expected_command:
-        return CronStatus("differs", ours, f"{_where(crontab, ours)} runs `{ours.command}`, expected `{expected_command}`")
+        return CronStatus("differs", ours, _("{where} runs `{command}`, expected `{expected}`").format(
+            where=_where(crontab, ours), command=ours.command, expected=expected_command))
     program = ours.command.split()[0]
     if not _is_executable(program):
-        return CronStatus("not-executable", ours, f"{_where(crontab, ours)} runs {program}, not an executable file")
+        return CronStatus("not-executable", ours, _("{where} runs {program}, not an executable file").format(
+            where=_where(crontab, ours), program=program))
     if legacy is not None:
-        return CronStatus("legacy-also", ours, f"{_where(crontab, legacy)} also runs the guide's acme.sh --renewAll")
-    return CronStatus("current", ours, f"{_where(crontab, ours)} runs `{ours.command}` at `{ours.schedule}`")
+        return CronStatus("legacy-also", ours, _("{where} also runs the guide's acme.sh --renewAll").format(
+            where=_where(crontab, legacy)))
+    return CronStatus("current", ours, _("{where} runs `{command}` at `{schedule}`").format(
+        where=_where(crontab, ours), command=ours.command, schedule=ours.schedule))
 
 
 def _where(crontab: Path, entry: CronEntry) -> str:
-    return f"{crontab} line {entry.line_number}"
+    return _("{crontab} line {number}").format(crontab=crontab, number=entry.line_number)
 
 
 # --- other acme.sh renewal jobs: /etc/cron.d/*, root's crontab ----------------------
@@ -358,8 +369,8 @@ def disable_jobs(jobs: list[OtherJob]) -> None:
         wanted = {job.line_number: DISABLED_PREFIX + job.text for job in jobs if job.file == path}
         for number in wanted:
             if lines[number - 1].rstrip("\r\n") != wanted[number][len(DISABLED_PREFIX):]:
-                raise BadInput(f"{path} changed while ispa-cert read it; nothing was disabled there",
-                               hint="run `ispa-cert cron install` again")
+                raise BadInput(_("{file} changed while ispa-cert read it; nothing was disabled there").format(
+                    file=path), hint=_("run `ispa-cert cron install` again"))
         _write_atomic(path, _edit_lines(text, wanted, set()))
 
 
@@ -373,7 +384,8 @@ def _read_text(crontab: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise PreconditionMissing(f"cannot read {crontab}: {error.strerror}", hint="run ispa-cert as root") from error
+        raise PreconditionMissing(_("cannot read {file}: {error}").format(file=crontab, error=error.strerror),
+                                  hint=_("run ispa-cert as root")) from error
     return data.decode(_ENCODING, _DECODE_ERRORS)
 
 
@@ -414,8 +426,10 @@ def _cross_check(crontab: Path, text: str, entries: list[CronEntry]) -> None:
         mine = [(entry.user, entry.command) for entry in entries if entry.legacy == legacy]
         if not set(theirs) <= set(mine) or (not legacy and len(theirs) != len(mine)):
             raise BadInput(
-                f"cannot tell reliably which line of {crontab} is the `{marker}` entry; nothing was changed",
-                hint=f"edit {crontab} by hand so that the entry is one plain line: MIN HOUR DOM MON DOW USER COMMAND # {marker}",
+                _("cannot tell reliably which line of {crontab} is the `{marker}` entry; nothing was changed").format(
+                    crontab=crontab, marker=marker),
+                hint=_("edit {crontab} by hand so that the entry is one plain line: MIN HOUR DOM MON DOW USER "
+                       "COMMAND # {marker}").format(crontab=crontab, marker=marker),
             )
 
 
@@ -431,25 +445,27 @@ def _checked_schedule(schedule: str, refuse_never: bool = True) -> str:
     fields = schedule.split()
     normalized = " ".join(fields)
     shaped = len(fields) == 5 or (len(fields) == 1 and normalized.startswith("@"))
-    example = 'give five fields MIN HOUR DOM MON DOW, e.g. "00 05 * * 7" for Sundays at 05:00'
+    example = _('give five fields MIN HOUR DOM MON DOW, e.g. "00 05 * * 7" for Sundays at 05:00')
+    or_daily = _('give five fields MIN HOUR DOM MON DOW, e.g. "00 05 * * 7" for Sundays at 05:00; '
+                 'or leave out --schedule for daily at 05:MM')
     if not (shaped and CronSlices.is_valid(normalized)):
-        raise BadInput(f"{schedule!r} is not a valid cron schedule", hint=example)
+        raise BadInput(_("{schedule} is not a valid cron schedule").format(schedule=repr(schedule)), hint=example)
     if refuse_never and normalized == "@reboot":
-        raise BadInput("@reboot runs the renewal only when the server starts, which may be never for months",
-                       hint=example + "; or leave out --schedule for daily at 05:MM")
+        raise BadInput(_("@reboot runs the renewal only when the server starts, which may be never for months"),
+                       hint=or_daily)
     if refuse_never and normalized.startswith("@") and normalized not in _MACROS:
-        raise BadInput(f"{schedule!r} is not a schedule cron knows", hint=example)
+        raise BadInput(_("{schedule} is not a schedule cron knows").format(schedule=repr(schedule)), hint=example)
     if refuse_never and two_attempt_span(normalized) is None:
-        raise BadInput(f"the schedule {schedule!r} never runs (no such day in any year)",
-                       hint=example + "; or leave out --schedule for daily at 05:MM")
+        raise BadInput(_("the schedule {schedule} never runs (no such day in any year)").format(
+            schedule=repr(schedule)), hint=or_daily)
     return normalized
 
 
 def _check_command(command: str) -> None:
     if not command.startswith("/") or any(character in command for character in _FORBIDDEN_IN_COMMAND):
         raise BadInput(
-            f"cannot put {command!r} into the crontab",
-            hint="the command must start with the absolute path of ispa-cert and contain no newline, '%' or '#'",
+            _("cannot put {command} into the crontab").format(command=repr(command)),
+            hint=_("the command must start with the absolute path of ispa-cert and contain no newline, '%' or '#'"),
         )
 
 
@@ -488,5 +504,6 @@ def _write_atomic(crontab: Path, text: str) -> None:
     try:
         atomic_write(Path(os.path.realpath(crontab)), text.encode(_ENCODING, _DECODE_ERRORS))
     except PermissionError as error:
-        raise PreconditionMissing(f"cannot write {crontab}: {error.strerror}", hint="run ispa-cert as root") from error
+        raise PreconditionMissing(_("cannot write {file}: {error}").format(file=crontab, error=error.strerror),
+                                  hint=_("run ispa-cert as root")) from error
     log.info("wrote %s", crontab)
