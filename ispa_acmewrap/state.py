@@ -61,6 +61,7 @@ from typing import Any
 from .ca import RenewalInfo
 from .errors import OperationFailed, PreconditionMissing
 from .files import atomic_write, private_directory
+from .i18n import _
 from .names import ROLES
 
 FORMAT_VERSION = 1
@@ -208,22 +209,22 @@ def load_state(path: Path) -> State:
         return State()
     except OSError as error:
         raise PreconditionMissing(
-            f"cannot read the state file {path}: {error.strerror or error}",
-            hint="run ispa-cert as root",
+            _("cannot read the state file {path}: {error}").format(path=path, error=error.strerror or error),
+            hint=_("run ispa-cert as root"),
         ) from error
     try:
         return _from_json(json.loads(data.decode("utf-8")))
     except UnicodeDecodeError as error:
-        raise _damaged(path, f"not UTF-8 text at byte {error.start}") from error
+        raise _damaged(path, _("not UTF-8 text at byte {offset}").format(offset=error.start)) from error
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise _damaged(path, str(error)) from error
 
 
 def _damaged(path: Path, reason: str) -> PreconditionMissing:
     return PreconditionMissing(
-        f"the state file {path} is damaged ({reason})",
-        hint=f"move it aside (mv {path} {path}.broken) and run again: ispa-cert starts a new one, "
-        "forgetting the names on record, recent failures and the issuance history",
+        _("the state file {path} is damaged ({reason})").format(path=path, reason=reason),
+        hint=_("move it aside (mv {path} {path}.broken) and run again: ispa-cert starts a new one, "
+               "forgetting the names on record, recent failures and the issuance history").format(path=path),
     )
 
 
@@ -238,8 +239,8 @@ def save_state(path: Path, state: State, now: datetime | None = None) -> None:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # the command line names the full disk, as for every other file
         raise OperationFailed(
-            f"cannot write the state file {path}: {error.strerror or error}",
-            hint="check free space and permissions of its directory (run as root)",
+            _("cannot write the state file {path}: {error}").format(path=path, error=error.strerror or error),
+            hint=_("check free space and permissions of its directory (run as root)"),
         ) from error
 
 
