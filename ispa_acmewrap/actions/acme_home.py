@@ -15,6 +15,7 @@ from .. import acme, runner
 from ..console import Console
 from ..errors import PreconditionMissing
 from ..files import private_directory
+from ..i18n import _
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ def prepare_directories(settings: Settings) -> None:
 def vendored_script(settings: Settings) -> Path:
     script = settings.paths.vendor_acme_script
     if not script.exists():
-        raise PreconditionMissing(f"the vendored acme.sh is missing ({script})",
-                                  hint="run `make install` in the ispa-cert checkout")
+        raise PreconditionMissing(_("the vendored acme.sh is missing ({script})").format(script=script),
+                                  hint=_("run `make install` in the ispa-cert checkout"))
     return script
 
 
@@ -58,10 +59,10 @@ def install_acme(settings: Settings, console: Console, email: str | None = None)
     PreconditionMissing when the vendored script is missing, CommandFailed when its installer fails."""
     script = vendored_script(settings)
     prepare_directories(settings)
-    console.step(f"Installing acme.sh into {settings.paths.acme_home}")
+    console.step(_("Installing acme.sh into {directory}").format(directory=settings.paths.acme_home))
     runner.run(acme.install_command(settings.paths, script, email), cwd=script.parent)
     version = script_version(settings.paths.acme_script)
-    console.say(f"acme.sh {version or '(unknown version)'} installed.")
+    console.say(_("acme.sh {version} installed.").format(version=version or _("(unknown version)")))
     return version
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from .. import acme, apache, cron, health, runner, tls, transaction, verify
 from ..errors import IspaError, PreconditionMissing
 from ..health import DoctorReport, Finding, RateLimit, Severity
+from ..i18n import _
 from ..listeners import listening_command, parse_listeners, programs_on
 from ..names import normalize_name
 from ..settings import Settings
@@ -89,8 +90,8 @@ def _guarded(check: str, gather: Callable[[], list[Finding]]) -> list[Finding]:
         log.info("doctor: the %s checks failed", check, exc_info=True)
         message = error.message if isinstance(error, IspaError) else \
             " ".join(str(part) for part in (error.strerror or error, error.filename) if part)
-        hint = error.hint if isinstance(error, IspaError) else "run ispa-cert as root"
-        return [Finding(check, Severity.UNKNOWN, f"could not check: {message}", hint)]
+        hint = error.hint if isinstance(error, IspaError) else _("run ispa-cert as root")
+        return [Finding(check, Severity.UNKNOWN, _("could not check: {error}").format(error=message), hint)]
 
 
 # --- names and state -------------------------------------------------------------------
@@ -114,7 +115,7 @@ def _selected(known: list[tuple[str, str | None]], wanted: list[str], record: St
 def apache_findings(settings: Settings) -> list[Finding]:
     paths = settings.paths
     if not paths.apache_confdir.is_dir():
-        missing = f"its configuration directory {paths.apache_confdir} does not exist"
+        missing = _("its configuration directory {directory} does not exist").format(directory=paths.apache_confdir)
         return [health.apache_config_finding(missing, installed=False), health.apache_running_finding(None, None)]
     try:
         result = runner.run(apache.ctl_command(paths, "-S"), ok_codes=runner.ALL_EXIT_CODES)
@@ -135,7 +136,7 @@ def apache_findings(settings: Settings) -> list[Finding]:
 
 def _last_lines(output: str, count: int = 3) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return " ".join(lines[-count:]) or "no output"
+    return " ".join(lines[-count:]) or _("no output")
 
 
 def tls_findings(settings: Settings) -> list[Finding]:

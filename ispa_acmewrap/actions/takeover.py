@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .. import cron as crontab, state as state_store, transaction
 from ..console import Console
 from ..errors import PreconditionMissing
+from ..i18n import _, ngettext
 from ..settings import Settings
 from .common import require_root, shortest_lifetime
 from .served import renewal_candidates
@@ -56,7 +57,7 @@ def install(settings: Settings, schedule: str | None, console: Console | None = 
     adopted: list[str] = []
     if legacy or others:
         record = state_store.load_state(paths.state_file)
-        _, left = renewal_candidates(settings, record)
+        _renewed, left = renewal_candidates(settings, record)
         names = tuple(entry.name for entry in left)
         if names and not _adopt(console, names, adopt):
             return Takeover(None, left_alone=names)
@@ -73,9 +74,13 @@ def _adopt(console: Console, names: tuple[str, ...], adopt: bool) -> bool:
         return True
     if not console.interactive or console.assume_yes:
         return False
-    console.say(f"The old renewal job also renews {', '.join(names)}: no interface uses "
-                f"{'them' if len(names) > 1 else 'it'} and Apache does not serve {'them' if len(names) > 1 else 'it'}.")
-    return console.confirm("Let ispa-cert renew them too (otherwise the old job stays)?", default=False)
+    console.say(ngettext("The old renewal job also renews {names}: no interface uses it and Apache does not "
+                         "serve it.",
+                         "The old renewal job also renews {names}: no interface uses them and Apache does not "
+                         "serve them.", len(names)).format(names=", ".join(names)))
+    return console.confirm(ngettext("Let ispa-cert renew it too (otherwise the old job stays)?",
+                                    "Let ispa-cert renew them too (otherwise the old job stays)?", len(names)),
+                           default=False)
 
 
 def _disable_others(settings: Settings, console: Console, takeover: Takeover,
@@ -83,11 +88,14 @@ def _disable_others(settings: Settings, console: Console, takeover: Takeover,
     if not others:
         return takeover
     for job in others:
-        console.say(f"Another acme.sh renewal job: {job.file} line {job.line_number}: {job.text}")
+        console.say(_("Another acme.sh renewal job: {file} line {number}: {line}").format(
+            file=job.file, number=job.line_number, line=job.text))
     ask = console.interactive or console.assume_yes
-    them = "them" if len(others) > 1 else "it"
-    if not (ask and console.confirm(f"Disable {them} (commented out, a backup is kept)? Two renewals on one "
-                                    "acme.sh home may run at once otherwise.", default=True)):
+    question = ngettext("Disable it (commented out, a backup is kept)? Two renewals on one acme.sh home may run "
+                        "at once otherwise.",
+                        "Disable them (commented out, a backup is kept)? Two renewals on one acme.sh home may run "
+                        "at once otherwise.", len(others))
+    if not (ask and console.confirm(question, default=True)):
         return Takeover(takeover.change, takeover.left_alone, takeover.adopted, kept=tuple(others))
     backup = transaction.create_backup(settings.paths, "disable other acme.sh renewal jobs",
                                        files=sorted({job.file for job in others}))

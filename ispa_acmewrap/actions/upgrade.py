@@ -15,6 +15,7 @@ from packaging.version import Version
 from .. import acme, runner
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing
+from ..i18n import _
 from ..settings import Settings
 from .acme_home import install_acme, script_version, vendored_script
 from .common import require_root
@@ -57,8 +58,8 @@ def _vendored_version(settings: Settings) -> Version:
     script = vendored_script(settings)
     version = script_version(script)
     if version is None:
-        raise PreconditionMissing(f"the vendored acme.sh ({script}) does not report a version",
-                                  hint="run `make install` in the ispa-cert checkout to unpack it again")
+        raise PreconditionMissing(_("the vendored acme.sh ({script}) does not report a version").format(script=script),
+                                  hint=_("run `make install` in the ispa-cert checkout to unpack it again"))
     return version
 
 
@@ -88,15 +89,15 @@ def run_online(settings: Settings, console: Console) -> UpgradeResult:
     require_root()
     paths = settings.paths
     if not paths.acme_script.exists():
-        raise PreconditionMissing(f"acme.sh is not installed in {paths.acme_home}",
-                                  hint="`ispa-cert upgrade` without --online installs the vendored one")
+        raise PreconditionMissing(_("acme.sh is not installed in {directory}").format(directory=paths.acme_home),
+                                  hint=_("`ispa-cert upgrade` without --online installs the vendored one"))
     before = installed_version(settings)
-    console.step("Running acme.sh --upgrade (downloads acme.sh from the internet)")
+    console.step(_("Running acme.sh --upgrade (downloads acme.sh from the internet)"))
     try:
         runner.run(acme.upgrade_command(paths), echo=console.stream, timeout=300)
     except CommandFailed as failed:
-        raise OperationFailed(f"acme.sh --upgrade failed (exit code {failed.returncode}); "
-                              f"acme.sh {before} is still installed",
-                              hint="it needs HTTPS access to github.com; without internet, "
-                                   "`ispa-cert upgrade` installs the vendored version") from failed
+        raise OperationFailed(_("acme.sh --upgrade failed (exit code {code}); acme.sh {version} is still "
+                                "installed").format(code=failed.returncode, version=before),
+                              hint=_("it needs HTTPS access to github.com; without internet, "
+                                     "`ispa-cert upgrade` installs the vendored version")) from failed
     return UpgradeResult("online", before, installed_version(settings), str(_vendored_version(settings)))
