@@ -235,14 +235,17 @@ def record_outcome(settings: Settings, record: State, name: str, outcome: Outcom
 
 # --- the CA's failed-validation limit (the failure ledger in state.json) -------------------------
 
-RATE_LIMIT_RULE = (f"Let's Encrypt allows {state_store.FAILURE_LIMIT} failed validations per account, "
-                   "hostname and hour")
+def rate_limit_rule() -> str:
+    """The CA's rule on failed validations, in the administrator's language."""
+    return _("Let's Encrypt allows {limit} failed validations per account, hostname and hour").format(
+        limit=state_store.FAILURE_LIMIT)
 
 
 def blocked_message(name: str, until: datetime) -> str:
     """Why a name is not sent to the CA now (state.blocked_until said until when)."""
-    return (f"{name} failed validation {state_store.FAILURE_LIMIT} times in the last hour; it is not sent to the CA "
-            f"before {utc_minute(until)} (Let's Encrypt refuses it until then)")
+    return _("{name} failed validation {limit} times in the last hour; it is not sent to the CA "
+             "before {date} (Let's Encrypt refuses it until then)").format(name=name, limit=state_store.FAILURE_LIMIT,
+                                                                          date=utc_minute(until))
 
 
 def guard_rate_limits(record: State, names: list[str], command: str) -> None:

@@ -27,6 +27,7 @@ from ..ca import RenewalInfo
 from ..certs import CertificateInfo
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
+from ..i18n import N_, _, join
 from ..outcomes import Outcome
 from ..progress import NameProgress
 from ..settings import Settings
@@ -38,7 +39,7 @@ from .served import NameCertificate, installed_certificate, renewal_candidates
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT_HINT = f"{RATE_LIMIT_RULE}: fix the cause (ispa-cert doctor), wait, then run `ispa-cert renew` again"
+RATE_LIMIT_HINT = N_("{rule}: fix the cause (ispa-cert doctor), wait, then run `ispa-cert renew` again")
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ def decide(name: str, certificate: CertificateInfo | None, moment: datetime, for
     explained = early_renewal_note(scheduled.info, moment)
     if scheduled.is_due(moment):
         return Decision(name, certificate, True,
-                        f"due since {scheduled.due_at:%Y-%m-%d %H:%M} UTC ({scheduled.rule_text}){explained}",
+                        _("due since {date} UTC ({rule})").format(date=f"{scheduled.due_at:%Y-%m-%d %H:%M}",
+                                                                  rule=scheduled.rule_text) + explained,
                         scheduled.due_at)
-    return Decision(name, certificate, False, f"next renewal {scheduled.due_at:%Y-%m-%d %H:%M} UTC",
+    return Decision(name, certificate, False, _("next renewal {date} UTC").format(
+        date=f"{scheduled.due_at:%Y-%m-%d %H:%M}"),
                     scheduled.due_at)
 
 
@@ -105,14 +108,17 @@ def early_renewal_note(info: RenewalInfo | None, moment: datetime, done: bool = 
     """"; the CA asks (asked, once done) for early replacement: URL", or "" when it does not."""
     if info is None or not info.early(moment):
         return ""
-    verb = "asked" if done else "asks"
-    return f"; the CA {verb} for early replacement" + (f": {info.explanation_url}" if info.explanation_url else "")
+    if info.explanation_url:
+        note = (_("; the CA asked for early replacement: {url}") if done
+                else _("; the CA asks for early replacement: {url}"))
+        return note.format(url=info.explanation_url)
+    return _("; the CA asked for early replacement") if done else _("; the CA asks for early replacement")
 
 
 # --- reading what is installed -----------------------------------------------------------
 
 def plan(settings: Settings, record: State, moment: datetime, force: bool) -> list[tuple[NameCertificate, Decision]]:
-    renewed, _ = renewal_candidates(settings, record)
+    renewed, _others = renewal_candidates(settings, record)
     return [(entry, decide(entry.name, entry.certificate(), moment, force, record.renewal_info.get(entry.name)))
             for entry in renewed]
 
@@ -206,9 +212,9 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
     if not any(decision.due for _, decision in planned):
         return _finish(settings, RenewResult(tuple(_not_due(decision) for _, decision in planned)))
     if not settings.paths.acme_script.exists():
-        raise PreconditionMissing(f"acme.sh is not installed in {settings.paths.acme_home}",
-                                  hint="`ispa-cert install` installs it again (keeps the account); "
-                                       "`ispa-cert repair` if that does not help")
+        raise PreconditionMissing(_("acme.sh is not installed in {directory}").format(directory=settings.paths.acme_home),
+                                  hint=_("`ispa-cert install` installs it again (keeps the account); "
+                                         "`ispa-cert repair` if that does not help"))
     require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
     require_apache_running(settings, "the CA validates the renewal through it, and acme.sh would start it; "
                                      "ispa-cert never starts an Apache that was stopped")
@@ -239,20 +245,21 @@ def raise_for_failures(result: RenewResult) -> None:
     held = result.with_outcome(Outcome.BLOCKED) + result.with_outcome(Outcome.RATE_LIMITED)
     failed = result.with_outcome(Outcome.FAILED) + result.with_outcome(Outcome.ERROR)
     if held:
-        raise RateLimited("; ".join(_problem(entry) for entry in held + failed), hint=RATE_LIMIT_HINT)
+        raise RateLimited(join("; ", (_problem(entry) for entry in held + failed)),
+                          hint=_(RATE_LIMIT_HINT).format(rule=rate_limit_rule()))
     if failed:
         raise OperationFailed("renewal failed for " + "; ".join(_problem(entry) for entry in failed),
                               hint="the installed certificates are unchanged; `ispa-cert doctor` checks the usual "
                                    f"causes; acme.sh's full output is in {result.log_file}")
     if result.not_served:
         raise OperationFailed(result.not_served,
-                              hint="acme.sh's reload did not take effect: run `apache2ctl configtest` and "
-                                   "`apache2ctl graceful`, then `ispa-cert status`")
+                              hint=_("acme.sh's reload did not take effect: run `apache2ctl configtest` and "
+                                     "`apache2ctl graceful`, then `ispa-cert status`"))
 
 
 def _problem(entry: RenewedName) -> str:
     if entry.outcome is Outcome.BLOCKED:
         return entry.reason
     if entry.outcome is Outcome.RATE_LIMITED:
-        return f"{entry.name}: the CA refuses it for now ({entry.reason})"
-    return f"{entry.name}: {entry.reason}"
+        return _("{name}: the CA refuses it for now ({reason})").format(name=entry.name, reason=entry.reason)
+    return _("{name}: {reason}").format(name=entry.name, reason=entry.reason)
