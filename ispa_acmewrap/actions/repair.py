@@ -27,6 +27,7 @@ from .. import state as state_store, transaction
 from ..console import Console
 from ..errors import IspaError, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
+from ..i18n import _, join
 from ..names import ROLES
 from ..outcomes import Account
 from ..paths import Paths
@@ -91,18 +92,22 @@ def reissue_allowed_after(record: State, name: str, moment: datetime) -> datetim
 def check_reissue(record: State, names: list[str], moment: datetime) -> list[str]:
     """Refuse when a name would exceed the CA's certificates per week; warnings for the last one left."""
     if not names:
-        raise PreconditionMissing("there are no names on record to issue again",
-                       hint="run `ispa-cert issue -a -c` (with the interfaces you use) instead of --reissue")
+        raise PreconditionMissing(_("there are no names on record to issue again"),
+                                  hint=_("run `ispa-cert issue -a -c` (with the interfaces you use) instead of "
+                                         "--reissue"))
     refused = {name: after for name in names if (after := reissue_allowed_after(record, name, moment))}
     if refused:
         raise RateLimited(
-            f"Let's Encrypt allows {state_store.ISSUANCE_LIMIT} certificates for the same name per "
-            f"{state_store.ISSUANCE_WINDOW_DAYS} days and ispa-cert has issued {state_store.ISSUANCE_LIMIT} for "
-            + ", ".join(f"{name} (next possible after {after:%Y-%m-%d %H:%M} UTC)" for name, after in refused.items()),
-            hint="repair without --reissue now; the installed certificates stay valid and in use")
+            _("Let's Encrypt allows {limit} certificates for the same name per {days} days and ispa-cert has issued "
+              "{limit} for {names}").format(
+                limit=state_store.ISSUANCE_LIMIT, days=state_store.ISSUANCE_WINDOW_DAYS,
+                names=join(", ", (_("{name} (next possible after {date} UTC)").format(
+                    name=name, date=f"{after:%Y-%m-%d %H:%M}") for name, after in refused.items()))),
+            hint=_("repair without --reissue now; the installed certificates stay valid and in use"))
     last = [name for name in names
             if state_store.issuances_in_window(record, [name], moment) == state_store.ISSUANCE_LIMIT - 1]
-    return [f"this is the last certificate for {name} the CA allows within {state_store.ISSUANCE_WINDOW_DAYS} days"
+    return [_("this is the last certificate for {name} the CA allows within {days} days").format(
+        name=name, days=state_store.ISSUANCE_WINDOW_DAYS)
             for name in last]
 
 
@@ -224,8 +229,9 @@ def _archived(archive: Path | None, root: Path) -> Iterator[None]:
     except IspaError as error:
         if archive is None:
             raise
-        raise type(error)(error.message, hint=f"the removed directories are in {archive}; "
-                          f"`tar -xzf {archive} -C {root}` puts them back") from error
+        raise type(error)(error.message, hint=_("the removed directories are in {archive}; "
+                                                "`tar -xzf {archive} -C {root}` puts them back").format(
+                                                    archive=archive, root=root)) from error
 
 
 # --- the whole repair -------------------------------------------------------------------------
@@ -235,16 +241,16 @@ def _plan(paths: Paths) -> list[Path]:
 
 
 def _confirm(console: Console, directories: list[Path], options: RepairOptions) -> bool:
-    console.say("Repair reinstalls acme.sh from scratch, as the ISPadmin guide describes:")
+    console.say(_("Repair reinstalls acme.sh from scratch, as the ISPadmin guide describes:"))
     for directory in directories:
-        console.say(f"  archive and remove {directory}")
-    console.say("  install acme.sh from vendor/ again")
-    console.say("  remove the lines of root's shell files that source the removed acme.sh (backed up)")
-    console.say("  register a new ACME account" if options.new_account else "  put the ACME account back")
+        console.say("  " + _("archive and remove {directory}").format(directory=directory))
+    console.say("  " + _("install acme.sh from vendor/ again"))
+    console.say("  " + _("remove the lines of root's shell files that source the removed acme.sh (backed up)"))
+    console.say("  " + (_("register a new ACME account") if options.new_account else _("put the ACME account back")))
     if options.reissue:
-        console.say("  issue the certificates again for the names on record")
-    console.say("The installed certificates and Apache's configuration are not touched.")
-    return console.confirm("Go ahead?", default=False, unattended=True)
+        console.say("  " + _("issue the certificates again for the names on record"))
+    console.say(_("The installed certificates and Apache's configuration are not touched."))
+    return console.confirm(_("Go ahead?"), default=False, unattended=True)
 
 
 def run(settings: Settings, console: Console, options: RepairOptions) -> RepairResult:
@@ -273,7 +279,7 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
     saved = save_account(paths)
     archive = archive_directories(directories, paths.root, paths.backups_dir, now()) if directories else None
     if archive is not None:
-        console.say(f"Archived into {archive}")
+        console.say(_("Archived into {archive}").format(archive=archive))
     with _archived(archive, paths.root):
         for directory in directories:
             shutil.rmtree(directory)
@@ -282,7 +288,8 @@ def run(settings: Settings, console: Console, options: RepairOptions) -> RepairR
         restore_account(paths, saved, keep)
         shell_files = clean_shell_files(paths, directories)
     for rc in shell_files:
-        console.say(f"Removed the lines of {rc} that sourced the removed acme.sh (a backup is kept).")
+        console.say(_("Removed the lines of {file} that sourced the removed acme.sh (a backup is kept).").format(
+            file=rc))
     account = Account.KEPT if keep else (Account.NEW if options.new_account else Account.NONE)
     issued = issue.run(settings, console, _reissue_options(record)) if options.reissue else None
     return RepairResult(False, archive, tuple(directories), str(version or "unknown"), account, issued)
