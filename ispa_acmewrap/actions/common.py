@@ -255,8 +255,8 @@ def guard_rate_limits(record: State, names: list[str], command: str) -> None:
         until = state_store.blocked_until(record, name, moment)
         if until is not None:
             raise RateLimited(blocked_message(name, until),
-                              hint=f"fix the cause (ispa-cert doctor), then run `{command}` again after "
-                                   f"{until:%H:%M} UTC")
+                              hint=_("fix the cause (ispa-cert doctor), then run `{command}` again after "
+                                     "{time} UTC").format(command=command, time=f"{until:%H:%M}"))
 
 
 # --- the network probe: DNS and the HTTP-01 self-test (issue and doctor) ------------------------

@@ -78,18 +78,19 @@ class IssueResult:
 def check_options(options: IssueOptions) -> None:
     """Refuse bad input before anything is touched (even the lock)."""
     if not options.roles:
-        raise BadInput("choose at least one interface: --admin (-a), --client (-c) or --dealer (-d)")
+        raise BadInput(_("choose at least one interface: --admin (-a), --client (-c) or --dealer (-d)"))
     for given in options.domains.values():
         if given is not None:
             normalize_name(given)
     if options.tls_profile is not None and options.tls_profile not in tls.PROFILES:
-        raise BadInput(f"unknown TLS profile {options.tls_profile!r}", hint=f"choose one of: {', '.join(tls.PROFILES)}")
+        raise BadInput(_("unknown TLS profile {profile}").format(profile=repr(options.tls_profile)),
+                       hint=_("choose one of: {profiles}").format(profiles=", ".join(tls.PROFILES)))
     if options.hsts and options.redirect is False:
-        raise BadInput("--hsts needs --redirect, not --no-redirect", hint=HSTS_HINT)
+        raise BadInput(_("--hsts needs --redirect, not --no-redirect"), hint=_(HSTS_HINT))
 
 
-HSTS_HINT = ("HSTS tells browsers to use only HTTPS for two years; that is right only when port 80 sends "
-             "them to HTTPS as well: give --hsts together with --redirect")
+HSTS_HINT = N_("HSTS tells browsers to use only HTTPS for two years; that is right only when port 80 sends "
+               "them to HTTPS as well: give --hsts together with --redirect")
 
 
 def choose_tls(options: IssueOptions, record: State, redirecting: bool) -> tls.TlsPolicy:
@@ -97,9 +98,22 @@ def choose_tls(options: IssueOptions, record: State, redirecting: bool) -> tls.T
     generated include sends port 80 to HTTPS now. Raises BadInput for HSTS without redirect."""
     redirect = redirecting if options.redirect is None else options.redirect
     if options.hsts and not redirect:
-        raise BadInput("--hsts needs the port-80 redirect, which is off", hint=HSTS_HINT)
+        raise BadInput(_("--hsts needs the port-80 redirect, which is off"), hint=_(HSTS_HINT))
     hsts = record.hsts if options.hsts is None else options.hsts
     return tls.TlsPolicy(options.tls_profile or record.tls_profile or tls.DEFAULT_PROFILE, hsts and redirect)
+
+
+# Whole sentences per interface: Czech declines the interface's name differently in each.
+NAME_QUESTION = {"admin": N_("Domain name of the ISPadmin administration interface"),
+                 "client": N_("Domain name of the client portal"),
+                 "dealer": N_("Domain name of the dealer portal")}
+NO_NAME = {"admin": N_("no domain name for the ISPadmin administration interface"),
+           "client": N_("no domain name for the client portal"),
+           "dealer": N_("no domain name for the dealer portal")}
+DOCROOT_QUESTION = {
+    "admin": N_("{name} has no virtual host of its own. Document root of the ISPadmin administration interface"),
+    "client": N_("{name} has no virtual host of its own. Document root of the client portal"),
+    "dealer": N_("{name} has no virtual host of its own. Document root of the dealer portal")}
 
 
 def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
@@ -111,7 +125,8 @@ def choose_names(options: IssueOptions, record: State, console: Console) -> dict
             chosen[role] = _name_for_role(role, options.domains.get(role), offered, console)
     duplicates = {name for name in chosen.values() if list(chosen.values()).count(name) > 1}
     if duplicates:
-        raise BadInput(f"{', '.join(sorted(duplicates))} is given for more than one interface; each needs its own name")
+        raise BadInput(_("{names} is given for more than one interface; each needs its own name").format(
+            names=", ".join(sorted(duplicates))))
     return chosen
 
 
@@ -121,7 +136,7 @@ def _name_for_role(role: str, given: str | None, remembered: str | None, console
     if not console.interactive or console.assume_yes:
         if remembered and console.assume_yes:
             return remembered
-        raise BadInput(f"no domain name for the {ROLE_TITLES[role]}", hint=f"give it with --{role}-domain NAME")
+        raise BadInput(_(NO_NAME[role]), hint=_("give it with --{role}-domain NAME").format(role=role))
     while True:
         answer = console.ask(f"Domain name of the {ROLE_TITLES[role]}", display_name(remembered) if remembered else None)
         try:
@@ -148,15 +163,18 @@ def check_profile(settings: Settings, profile: str | None) -> None:
     try:
         offered = ca.profiles(ca.directory(url, settings.ca_bundle))
     except ca.CaUnavailable as error:
-        raise PreconditionMissing(f"cannot check --profile {profile}: the CA's directory was not read ({error})",
-                                  hint="check the network connection to the CA, or leave out --profile") from error
+        raise PreconditionMissing(_("cannot check --profile {profile}: the CA's directory was not read "
+                                    "({error})").format(profile=profile, error=error),
+                                  hint=_("check the network connection to the CA, or leave out --profile")) from error
     if not offered:
-        raise BadInput(f"the CA {url} offers no certificate profiles; --profile {profile} cannot be used",
-                       hint="leave out --profile: the CA issues its default certificate")
+        raise BadInput(_("the CA {url} offers no certificate profiles; --profile {profile} cannot be used").format(
+            url=url, profile=profile), hint=_("leave out --profile: the CA issues its default certificate"))
     if profile not in offered:
         listing = "; ".join(f"{name} ({text})" if text else name for name, text in offered.items())
-        raise BadInput(f"the CA {url} offers no profile {profile!r}; it offers: {listing}",
-                       hint=f"choose one of them with --profile NAME, e.g. --profile {next(iter(offered))}")
+        raise BadInput(_("the CA {url} offers no profile {profile}; it offers: {listing}").format(
+            url=url, profile=repr(profile), listing=listing),
+            hint=_("choose one of them with --profile NAME, e.g. --profile {example}").format(
+                example=next(iter(offered))))
 
 
 def profile_for(options: IssueOptions, record: State, name: str) -> str | None:
@@ -189,7 +207,7 @@ def check_dns(settings: Settings, console: Console, names: list[str], skip: bool
         console.say("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA instead.")
         return answer
     for finding in bad:
-        console.say(f"  {finding.name}: {finding.message}")
+        console.say(f"  {finding.name}: {finding.message}")  # i18n: not a message (a name and its verdict)
     if console.assume_yes:
         if bad:
             raise PreconditionMissing("the DNS records are not right: " + "; ".join(f"{f.name}: {f.message}" for f in bad),
@@ -207,8 +225,8 @@ def _doubt(finding) -> str:
     return finding.verdict.value + (f" ({found})" if found else "")
 
 
-DNS_HINT = ("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
-            "changes can take up to 48 hours to be seen, usually about 4")
+DNS_HINT = N_("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
+              "changes can take up to 48 hours to be seen, usually about 4")
 
 
 # --- 3. Apache: what serves each name, what its HTTPS will be ------------------------------
@@ -228,9 +246,9 @@ def apache_model(settings: Settings) -> list[VirtualHost]:
 def _refuse_unless_valid(result: runner.Result) -> None:
     if result.returncode != 0:
         said = "\n".join(line for line in result.output.splitlines() if line.strip())[-1500:]
-        raise plan.ApacheRefusal(f"with mod_ssl on, Apache would refuse its configuration:\n{said}",
-                                 hint="fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
-                                      "vhost), check with `apache2ctl configtest`, then run again")
+        raise plan.ApacheRefusal(_("with mod_ssl on, Apache would refuse its configuration:\n{apache}").format(
+            apache=said), hint=_("fix the file and line Apache names (often a dormant <IfModule mod_ssl.c> "
+                                 "vhost), check with `apache2ctl configtest`, then run again"))
 
 
 def own_vhosts(settings: Settings, hosts: list[VirtualHost]) -> list[VirtualHost]:
@@ -247,17 +265,19 @@ def choose_docroots(settings: Settings, console: Console, record: State, options
             continue
         directory = given or record.docroots.get(role) or _ask_docroot(console, role, name, settings.http_port)
         if not Path(directory).is_dir():
-            raise BadInput(f"the document root {directory} given for {name} is not a directory",
-                           hint=f"give the directory its site is served from with --{role}-docroot DIR")
+            raise BadInput(_("the document root {directory} given for {name} is not a directory").format(
+                directory=directory, name=name),
+                hint=_("give the directory its site is served from with --{role}-docroot DIR").format(role=role))
         record = state_store.with_docroot(record, role, str(Path(directory)))
     return record
 
 
 def _ask_docroot(console: Console, role: str, name: str, http_port: int) -> str:
-    refusal = BadInput(f"{name} has no port-{http_port} virtual host of its own, so ispa-cert cannot tell which "
-                       "site its HTTPS should serve (it never copies another name's site)",
-                       hint=f"give the directory its site is served from with --{role}-docroot DIR, or create its "
-                            f"port-{http_port} virtual host first")
+    refusal = BadInput(_("{name} has no port-{port} virtual host of its own, so ispa-cert cannot tell "
+                         "which site its HTTPS should serve (it never copies another name's site)").format(
+                             name=name, port=http_port),
+                       hint=_("give the directory its site is served from with --{role}-docroot DIR, or create its "
+                              "port-{port} virtual host first").format(role=role, port=http_port))
     if not console.interactive or console.assume_yes:
         raise refusal
     console.say(f"{shown_name(name)} has no port-{http_port} virtual host of its own.")
@@ -287,7 +307,8 @@ def show_plans(console: Console, plans: dict[str, plan.NamePlan], names: list[st
         found = plans[name]
         console.say(f"  {shown_name(name)}: HTTPS from {found.source}")
         for rule in found.dropped:
-            console.say(f"    not copied to HTTPS (redirects to https:// and would loop): {rule}")
+            console.say("    " + _("not copied to HTTPS (redirects to https:// and would loop): {rule}").format(
+                rule=rule))
 
 
 def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost],
@@ -300,10 +321,12 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     site_text = paths.ispadmin_site.read_text()
     add_include = not apache.site_includes_generated(site_text, paths)
     if add_include and not console.confirm(
-            f"{paths.ispadmin_site} does not include {paths.vhost_include} yet (the guide asks for this line). Add it?",
-            default=True):
-        raise PreconditionMissing(f"{paths.ispadmin_site} must include {paths.vhost_include}",
-                                  hint=f"add the line `{apache.include_directive(paths)}` at its end")
+            _("{site} does not include {include} yet (the guide asks for this line). Add it?").format(
+                site=paths.ispadmin_site, include=paths.vhost_include), default=True):
+        raise PreconditionMissing(_("{site} must include {include}").format(site=paths.ispadmin_site,
+                                                                            include=paths.vhost_include),
+                                  hint=_("add the line `{line}` at its end").format(
+                                      line=apache.include_directive(paths)))
     remove_leftover = paths.temp_site.exists()
     temp = {paths.temp_site.resolve(), paths.temp_site_enabled.resolve()}
     serving = [host for host in hosts if host.port == settings.http_port and host.file.resolve() not in temp]
@@ -313,7 +336,7 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     missing = missing_modules(settings, include.after)
     if not (add_include or remove_leftover or create_temp or missing or include.changed):
         return False, None
-    console.step("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)")
+    console.step(_("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)"))
     show_edits(console, [include])
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     unchanged = lambda: verify.require_unchanged(before, set(without), settle=True)  # noqa: E731
@@ -357,8 +380,8 @@ def ask_temp_site(settings: Settings, console: Console, leftover: bool, without:
 def undo_prepare(settings: Settings, console: Console, backup: transaction.Backup) -> str:
     """Put back what prepare_apache changed (the run failed before anything was installed)."""
     transaction.undo(settings.paths, backup)
-    return (f"The preparation for the challenges was undone too (backup {backup.id} restored, Apache reloaded): "
-            "the configuration is as it was before this run.")
+    return _("The preparation for the challenges was undone too (backup {id} restored, Apache reloaded): "
+             "the configuration is as it was before this run.").format(id=backup.id)
 
 
 def _remove_temp_site(settings: Settings) -> None:
@@ -380,7 +403,7 @@ def run_self_test(settings: Settings, console: Console, dns_answer: DnsAnswer, i
     failed = {r.name: (f"DNS: {dns_answer.doubted[r.name]}" if r.name in dns_answer.doubted
                        else f"self-test: {r.detail}") for r in results if not r.ok}
     if failed and ignore:
-        console.warn("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA")
+        console.warn(_("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA"))
         return {}
     return failed
 
@@ -444,9 +467,9 @@ def refuse_foreign_removal(console: Console, edits: list[FileEdit]) -> None:
     removed = [(edit.path, line) for edit in edits if edit.foreign for line in edit.removed_foreign_lines()]
     if removed and console.assume_yes:
         raise PreconditionMissing(
-            "the install would remove lines ispa-cert did not write: "
-            + "; ".join(f"{path}: {line.strip()}" for path, line in removed),
-            hint="run it without --yes to see the diff and confirm, or move those lines yourself")
+            _("the install would remove lines ispa-cert did not write: {lines}").format(
+                lines="; ".join(f"{path}: {line.strip()}" for path, line in removed)),
+            hint=_("run it without --yes to see the diff and confirm, or move those lines yourself"))
 
 
 def install_certificates(settings: Settings, console: Console, hosts: list[VirtualHost],
@@ -455,7 +478,8 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     for name in names:
         live = paths.live(name)
         private_directory(live.directory)
-        console.step(f"Installing the certificate of {name} into {live.directory}")
+        console.step(_("Installing the certificate of {name} into {directory}").format(name=name,
+                                                                                     directory=live.directory))
         held = acme.held_certificate(paths, name)
         runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True))
         live.key.chmod(0o600)
@@ -463,9 +487,9 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
     if (not edits and not missing and not paths.temp_site.exists()
             and all(verify.check(settings, name).matches for name in names)):
-        console.say("Apache already serves these certificates; its configuration is unchanged.")
+        console.say(_("Apache already serves these certificates; its configuration is unchanged."))
         return
-    console.step("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)")
+    console.step(_("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)"))
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     targets = {name: plans[name].addresses for name in names}
     intended = set(plans)
@@ -499,7 +523,7 @@ def enable_modules(settings: Settings, modules: list[str]) -> None:
 def remove_temp_site(settings: Settings, console: Console, hosts: list[VirtualHost], names: list[str]) -> None:
     if not settings.paths.temp_site.exists():
         return
-    console.step("Removing the temporary configuration temp_isp.conf")
+    console.step(_("Removing the temporary configuration temp_isp.conf"))
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     with transaction.apache_change(settings.paths, "remove temp_isp.conf",
                                    verify=lambda: verify.require_unchanged(before, set(names), settle=True)):
@@ -555,7 +579,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         if prepared is not None and not result.installed:
             note = undo_prepare(settings, console, prepared)
             if isinstance(failure, IspaError):
-                raise type(failure)(f"{failure.message}\n{note}", failure.hint) from failure
+                raise type(failure)(failure.message + "\n" + note, failure.hint) from failure
         elif temp_created and paths.temp_site.exists():
             remove_temp_site(settings, console, hosts, names)
         raise
@@ -605,8 +629,9 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
         takeover = take_over(settings, None, console)
         result.cron_change = takeover.change
         if takeover.change is None:
-            console.warn(f"the old renewal job stays in place: it also renews {', '.join(takeover.left_alone)}, which "
-                         "ispa-cert does not renew; `ispa-cert cron install --adopt` takes it over")
+            console.warn(_("the old renewal job stays in place: it also renews {names}, which "
+                           "ispa-cert does not renew; `ispa-cert cron install --adopt` takes it over").format(
+                               names=", ".join(takeover.left_alone)))
     result.names = [_with_certificate(settings, entry) for entry in result.names]
     result.rerun = rerun_command(settings, options, chosen)
 
@@ -660,12 +685,12 @@ def raise_for_failures(result: IssueResult) -> None:
     failed = [entry for entry in result.names if entry.outcome.is_failure]
     if not failed:
         return
-    message = "; ".join(f"{entry.name}: {entry.reason}" for entry in failed)
+    message = join("; ", (_("{name}: {reason}").format(name=entry.name, reason=entry.reason) for entry in failed))
     if result.undone:
         message += "\n" + result.undone
     elif result.installed:
-        message += ("\nThe other names were installed; the challenge Alias in the generated include stays "
-                    "(every name's renewals need it).")
+        message += "\n" + _("The other names were installed; the challenge Alias in the generated include stays "
+                            "(every name's renewals need it).")
     if any(entry.outcome.is_held for entry in failed):
         raise RateLimited(f"the CA refused for now: {message}", hint=f"{RATE_LIMIT_RULE}: wait, then retry")
     if all(entry.reason.startswith("DNS:") for entry in failed):
