@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .command import Command
+from .i18n import N_, _
 from .paths import Paths
 
 # acme.sh exit codes with a meaning other than "failed".
@@ -41,11 +42,11 @@ _CLIENT_SIDE = {"malformed", "badNonce", "orderNotReady"}  # acme.sh's own follo
 
 # curl's exit codes (acme.sh logs them as "error code: N") and what they mean for reaching the CA.
 _CURL_CAUSES = {
-    5: "proxy not found (DNS)", 6: "its name does not resolve (DNS)", 7: "connection refused",
-    28: "timeout", 35: "TLS handshake failed", 51: "TLS: its certificate does not match its name",
-    52: "it closed the connection without an answer", 56: "the connection broke off",
-    58: "TLS: client certificate problem", 60: "TLS: its certificate is not trusted",
-    77: "TLS: the CA certificates of this server cannot be read",
+    5: N_("proxy not found (DNS)"), 6: N_("its name does not resolve (DNS)"), 7: N_("connection refused"),
+    28: N_("timeout"), 35: N_("TLS handshake failed"), 51: N_("TLS: its certificate does not match its name"),
+    52: N_("it closed the connection without an answer"), 56: N_("the connection broke off"),
+    58: N_("TLS: client certificate problem"), 60: N_("TLS: its certificate is not trusted"),
+    77: N_("TLS: the CA certificates of this server cannot be read"),
 }
 _CURL_ERROR = re.compile(r"error code: (\d+)")
 # acme.sh's log when the CA's answer is no ACME JSON: no newAccount in its directory, or no field it needs.
@@ -282,7 +283,7 @@ def ca_unreachable(log_text: str) -> str | None:
     if not codes:
         return None
     code = codes[-1]
-    return _CURL_CAUSES.get(code, f"curl error {code}")
+    return _(_CURL_CAUSES[code]) if code in _CURL_CAUSES else _("curl error {code}").format(code=code)
 
 
 def ca_error_status(log_text: str, last_header: str = "") -> str | None:
@@ -294,12 +295,12 @@ def ca_error_status(log_text: str, last_header: str = "") -> str | None:
     status = re.match(r"HTTP/[\d.]+ (\d{3})", last_header)
     if status and int(status.group(1)) >= 400:
         return f"HTTP {status.group(1)}"
-    return "its answer is not ACME JSON"
+    return _("its answer is not ACME JSON")
 
 
 def _last_error_line(output: str) -> str:
     errors = [line for line in output.splitlines() if "error" in line.lower()]
-    line = errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1]
+    line = errors[-1] if errors else (output.strip().splitlines() or [_("no output")])[-1]
     return re.sub(r"^\[[^\]]*\]\s*", "", line)
 
 

@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 from .errors import OperationFailed
-from .i18n import _
-from .i18n import ngettext
+from .i18n import _, ngettext
 
 log = logging.getLogger(__name__)
 

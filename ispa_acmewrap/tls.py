@@ -21,7 +21,6 @@ from importlib import resources
 from pathlib import Path
 
 from .findings import Finding, Severity
-from .health import Finding, Severity
 from .i18n import _
 
 PROFILES = ("intermediate", "modern")

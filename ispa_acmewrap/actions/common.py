@@ -15,6 +15,7 @@ from ..command import Command
 from ..console import Console
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
+from ..i18n import _, english, ngettext
 from ..lifecycle import require_root  # noqa: F401 - actions check it too when called directly
 from ..moments import now, utc_minute  # noqa: F401 - the commands take the clock from here
 from ..outcomes import Outcome
@@ -27,11 +28,12 @@ log = logging.getLogger(__name__)
 def require_apache(settings: Settings) -> None:
     paths = settings.paths
     if not paths.apache_confdir.is_dir():
-        raise PreconditionMissing(f"Apache's configuration directory {paths.apache_confdir} does not exist",
-                                  hint="install Apache 2.4 (apt-get install apache2)")
+        raise PreconditionMissing(_("Apache's configuration directory {directory} does not exist").format(
+            directory=paths.apache_confdir), hint=_("install Apache 2.4 (apt-get install apache2)"))
     if not paths.ispadmin_site.exists():
-        raise PreconditionMissing(f"{paths.ispadmin_site} does not exist",
-                                  hint="create it with the ISPadmin port-80 virtual host, as the ISPadmin guide shows")
+        raise PreconditionMissing(_("{file} does not exist").format(file=paths.ispadmin_site),
+                                  hint=_("create it with the ISPadmin port-80 virtual host, as the ISPadmin guide "
+                                         "shows"))
 
 
 def running_pid(pid_file: Path) -> int | None:
@@ -93,10 +95,10 @@ def run_acme_apache(settings: Settings, console: Console, command: Command, ok_c
     except TimedOut as late:
         raise OperationFailed(timeout_message(ca_url(settings, command), late.seconds,
                                               log_since(paths.acme_log, log_offset), last_header(paths)),
-                              hint=f"check this server's connection to the CA (firewall, proxy, DNS) and the CA's status "
-                                   f"page, then run the command again; the limit is {ENV_CA_TIMEOUT} (seconds, default "
-                                   f"{DEFAULT_CA_TIMEOUT:.0f}). Nothing was changed and nothing counts against "
-                                   "the CA's limits") from late
+                              hint=_("check this server's connection to the CA (firewall, proxy, DNS) and the CA's "
+                                     "status page, then run the command again; the limit is {variable} (seconds, "
+                                     "default {default}). Nothing was changed and nothing counts against the CA's "
+                                     "limits").format(variable=ENV_CA_TIMEOUT, default=f"{DEFAULT_CA_TIMEOUT:.0f}")) from late
     return result.returncode, None
 
 
@@ -141,19 +143,21 @@ def last_header(paths) -> str:
 
 def ca_problem_message(url: str, problem: str) -> str:
     """The admin's sentence for a CA that could not be reached or answered with an error."""
-    if problem.startswith("HTTP"):
-        return f"the CA at {url} answered with an error ({problem})"
-    if problem.startswith("its answer"):
-        return f"the CA at {url} answered, but not as an ACME server ({problem})"
-    return f"the CA at {url} could not be reached ({problem})"
+    if english(problem).startswith("HTTP"):
+        return _("the CA at {url} answered with an error ({problem})").format(url=url, problem=problem)
+    if english(problem).startswith("its answer"):
+        return _("the CA at {url} answered, but not as an ACME server ({problem})").format(url=url, problem=problem)
+    return _("the CA at {url} could not be reached ({problem})").format(url=url, problem=problem)
 
 
 def timeout_message(url: str, seconds: float, log_text: str, header: str = "") -> str:
     """A run that hit ISPA_CA_TIMEOUT: what acme.sh saw until then, when it is known."""
     cause = acme.ca_unreachable(log_text) or acme.ca_error_status(log_text, header)
     if cause:
-        return f"{ca_problem_message(url, cause)}; acme.sh kept retrying and was stopped after {seconds:.0f} s"
-    return f"the CA at {url} did not answer within {seconds:.0f} s; acme.sh was stopped"
+        return _("{problem}; acme.sh kept retrying and was stopped after {seconds} s").format(
+            problem=ca_problem_message(url, cause), seconds=f"{seconds:.0f}")
+    return _("the CA at {url} did not answer within {seconds} s; acme.sh was stopped").format(
+        url=url, seconds=f"{seconds:.0f}")
 
 
 def persist_challenge_dir(paths) -> None:
@@ -207,8 +211,9 @@ def remove_stale_acme_aliases(settings: Settings, console: Console) -> list[str]
     stale = apache.stale_acme_aliases(text)
     if not stale:
         return []
-    console.step(f"Removing {len(stale)} challenge Alias block{'s' if len(stale) > 1 else ''} acme.sh left in "
-                 f"{main} (backup, configtest, reload)")
+    console.step(ngettext("Removing {count} challenge Alias block acme.sh left in {file} (backup, configtest, reload)",
+                          "Removing {count} challenge Alias blocks acme.sh left in {file} (backup, configtest, "
+                          "reload)", len(stale)).format(count=len(stale), file=main))
     with transaction.apache_change(settings.paths, "remove challenge Aliases acme.sh left behind"):
         atomic_write(main, apache.without_stale_acme_aliases(text).encode(errors="surrogateescape"))
     return stale

@@ -21,6 +21,7 @@ from ..acme import HeldCertificate
 from ..apache import VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing
+from ..i18n import _
 from ..names import ROLES
 from ..paths import Paths
 from ..settings import Settings
@@ -172,10 +173,10 @@ def http2_support(settings: Settings) -> tls.Http2Support | None:
 
 def apache_rejects(failed: CommandFailed) -> PreconditionMissing:
     return PreconditionMissing(
-        f"Apache rejects its current configuration, so nothing was changed. Apache said:\n"
-        f"{transaction.apache_message(failed.output)}",
-        hint="fix the file and line Apache names (`apache2ctl configtest` checks it), or disable the broken "
-             "site (a2dissite NAME), then run the command again; the CA was not contacted")
+        _("Apache rejects its current configuration, so nothing was changed. Apache said:\n{apache}").format(
+            apache=transaction.apache_message(failed.output)),
+        hint=_("fix the file and line Apache names (`apache2ctl configtest` checks it), or disable the broken "
+               "site (a2dissite NAME), then run the command again; the CA was not contacted"))
 
 
 def virtual_hosts(settings: Settings) -> list[VirtualHost]:
