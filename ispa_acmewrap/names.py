@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import idna
 
 from .errors import BadInput
+from .i18n import _
 
 ROLES = ("admin", "client", "dealer")
 ROLE_TITLES = {
@@ -32,16 +33,19 @@ def normalize_name(raw: str) -> str:
     """Return the ASCII (punycode), lowercase form of a host name, or raise BadInput."""
     text = host_of_url(raw.strip())
     if not text:
-        raise BadInput("the domain name is empty")
+        raise BadInput(_("the domain name is empty"))
     if any(char.isspace() for char in text):
-        raise BadInput(f"'{raw}' contains a space; a domain name cannot")
+        raise BadInput(_("'{name}' contains a space; a domain name cannot").format(name=raw))
     if "*" in text:
-        raise BadInput(f"'{raw}' is a wildcard; wildcard certificates need DNS-01, this tool validates over HTTP (port 80)")
+        raise BadInput(_("'{name}' is a wildcard; wildcard certificates need DNS-01, this tool validates over HTTP "
+                         "(port 80)").format(name=raw))
     if _is_ip_address(text):
-        raise BadInput(f"'{raw}' is an IP address; Let's Encrypt issues certificates for domain names here")
+        raise BadInput(_("'{name}' is an IP address; Let's Encrypt issues certificates for domain names "
+                         "here").format(name=raw))
     bad = sorted({char for char in text if char in _FORBIDDEN})
     if bad:
-        raise BadInput(f"'{raw}' contains {' '.join(bad)}, which cannot appear in a domain name")
+        raise BadInput(_("'{name}' contains {characters}, which cannot appear in a domain name").format(
+            name=raw, characters=" ".join(bad)))
     name = text[:-1] if text.endswith(".") else text
     ascii_name = _to_ascii(name, raw)
     _check_shape(ascii_name, raw)
@@ -73,25 +77,28 @@ def _to_ascii(name: str, raw: str) -> str:
     try:
         return idna.encode(name, uts46=True).decode("ascii").lower()
     except idna.IDNAError as error:
-        raise BadInput(f"'{raw}' is not a valid internationalised domain name ({error})") from error
+        raise BadInput(_("'{name}' is not a valid internationalised domain name ({error})").format(
+            name=raw, error=error)) from error
 
 
 def _check_shape(name: str, raw: str) -> None:
     if len(name) > MAX_NAME_LENGTH:
-        raise BadInput(f"'{raw}' is {len(name)} characters long; a domain name may have at most {MAX_NAME_LENGTH}")
+        raise BadInput(_("'{name}' is {length} characters long; a domain name may have at most {limit}").format(
+            name=raw, length=len(name), limit=MAX_NAME_LENGTH))
     labels = name.split(".")
     if len(labels) < 2:
-        raise BadInput(f"'{raw}' has no dot; give the full name, e.g. isp.example.net")
+        raise BadInput(_("'{name}' has no dot; give the full name, e.g. isp.example.net").format(name=raw))
     for label in labels:
         if not label:
-            raise BadInput(f"'{raw}' has an empty part (two dots in a row, or a leading dot)")
+            raise BadInput(_("'{name}' has an empty part (two dots in a row, or a leading dot)").format(name=raw))
         if len(label) > MAX_LABEL_LENGTH:
-            raise BadInput(f"'{raw}': the part '{label[:20]}…' is longer than {MAX_LABEL_LENGTH} characters")
+            raise BadInput(_("'{name}': the part '{part}…' is longer than {limit} characters").format(
+                name=raw, part=label[:20], limit=MAX_LABEL_LENGTH))
         if not _LABEL.match(label):
-            raise BadInput(f"'{raw}': '{label}' is not a valid part of a domain name "
-                           "(letters, digits and inner hyphens only)")
+            raise BadInput(_("'{name}': '{part}' is not a valid part of a domain name "
+                             "(letters, digits and inner hyphens only)").format(name=raw, part=label))
     if labels[-1].isdigit():
-        raise BadInput(f"'{raw}' ends in a number; a top-level domain cannot")
+        raise BadInput(_("'{name}' ends in a number; a top-level domain cannot").format(name=raw))
 
 
 def display_name(ascii_name: str) -> str:
