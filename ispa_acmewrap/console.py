@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import terminal
 from .errors import BadInput
+from .i18n import _, answer, english
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,12 @@ class Console:
     def confirm(self, question: str, default: bool, unattended: bool | None = None) -> bool:
         """Ask a yes/no question. With --yes the answer is `unattended` (default: `default`)."""
         if self.assume_yes:
-            answer = default if unattended is None else unattended
-            self.say(f"{question} {'yes' if answer else 'no'} (--yes)")
-            return answer
+            chosen = default if unattended is None else unattended
+            said = _("yes") if chosen else _("no")
+            self.say(f"{question} {said} (--yes)")  # i18n: not a message (a question and its answer)
+            return chosen
         self._need_terminal(question)
-        suffix = "[Y/n]" if default else "[y/N]"
+        suffix = _("[Y/n]") if default else _("[y/N]")
         while True:
             reply = self._input(f"{question} {suffix} ").strip().lower()
             if not reply:
@@ -92,5 +94,5 @@ class Console:
 
     def _need_terminal(self, question: str) -> None:
         if not self.interactive:
-            raise BadInput(f"no terminal to answer: {question}",
-                           hint="run it in a terminal, or give the answers as options (see --help) and --yes")
+            raise BadInput(_("no terminal to answer: {question}").format(question=question),
+                           hint=_("run it in a terminal, or give the answers as options (see --help) and --yes"))

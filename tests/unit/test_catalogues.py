@@ -199,3 +199,11 @@ def test_no_module_hides_the_translation_function_behind_a_variable():
                      if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
                      and id(node) not in comprehension_targets]
     assert not problems, "rename the throwaway variable (e.g. _unused):\n" + "\n".join(problems)
+
+
+def test_no_message_is_marked_inside_an_f_string():
+    """Babel does not look into f-strings: a `_()` there never reaches the catalogue."""
+    problems = [f"{path.relative_to(PACKAGE)}:{node.lineno}" for path in sorted(PACKAGE.rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.JoinedStr)
+                and any(isinstance(inner, ast.Call) and _call_name(inner) in MARKERS for inner in ast.walk(node))]
+    assert not problems, "take the message out of the f-string:\n" + "\n".join(problems)

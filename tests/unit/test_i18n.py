@@ -109,3 +109,23 @@ def test_the_manual_page_is_english_whatever_the_installers_locale():
     page = subprocess.run([sys.executable, "-m", "ispa_acmewrap.manpage"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "LANG": "cs_CZ.UTF-8"}, check=True).stdout
     assert "Language of the messages" in page and LANG_HELP_CS not in page
+
+
+def test_a_czech_question_takes_a_for_yes_and_asks_again_in_czech(czech, monkeypatch, capsys):
+    from ispa_acmewrap.console import Console
+
+    replies = iter(["x", "a"])
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or next(replies))
+    assert Console(interactive=True).confirm(_("Are the DNS records correct?"), default=False) is True
+    assert prompts == ["Jsou DNS záznamy správné? [a/N] "] * 2
+    assert "Odpovězte prosím a (ano), nebo n (ne)." in capsys.readouterr().out
+    monkeypatch.setattr("builtins.input", lambda prompt: "ne")
+    assert Console(interactive=True).confirm("?", default=True) is False
+
+
+def test_yes_answers_in_the_language_of_the_run(czech, capsys):
+    from ispa_acmewrap.console import Console
+
+    assert Console(interactive=False, assume_yes=True).confirm(_("Remove it now?"), default=True) is True
+    assert capsys.readouterr().out == "Odstranit ji teď? ano (--yes)\n"
