@@ -30,6 +30,7 @@ import sh
 from . import lock
 from .command import Command
 from .errors import CommandFailed, OperationFailed, TimedOut
+from .i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def run(
     try:
         program = sh.Command(argv[0])
     except sh.CommandNotFound as missing:
-        raise OperationFailed(f"{argv[0]} is not installed or not on PATH") from missing
+        raise OperationFailed(_("{program} is not installed or not on PATH").format(program=argv[0])) from missing
     lock_descriptor = lock.held_descriptor()
     arguments: tuple[str, ...] = argv[1:]
     if lock_descriptor is not None:
@@ -142,7 +143,8 @@ def _wait(process: sh.RunningCommand, timeout: float | None, command: tuple[str,
         while process.process.is_alive()[0]:
             if deadline is not None and time.monotonic() > deadline:
                 _stop_group(process)
-                raise TimedOut(f"{command[0]} did not finish within {timeout:.0f} s and was stopped", timeout)
+                raise TimedOut(_("{program} did not finish within {seconds} s and was stopped").format(
+                    program=command[0], seconds=f"{timeout:.0f}"), timeout)
             time.sleep(0.005)
             if interrupted:
                 break
