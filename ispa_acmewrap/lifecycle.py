@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import __version__, terminal
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PRECONDITION, EXIT_UNEXPECTED, IspaError, PreconditionMissing
+from .i18n import _, english
 from .settings import Settings
 
 log = logging.getLogger("ispa_acmewrap")
@@ -37,7 +38,8 @@ def setup_logging(settings: Settings, quiet: bool) -> Path | None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
     except OSError as error:
-        print(f"warning: cannot write the log {log_file}: {error}", file=sys.stderr)
+        print(_("warning") + ": " + _("cannot write the log {file}: {error}").format(file=log_file, error=error),
+              file=sys.stderr)
         log_file = None
     if settings.verbose and not quiet:
         stream = logging.StreamHandler(sys.stderr)
@@ -50,8 +52,8 @@ def setup_logging(settings: Settings, quiet: bool) -> Path | None:
 def require_root() -> None:
     """PreconditionMissing (exit 3) unless this process runs as root."""
     if os.geteuid() != 0:
-        raise PreconditionMissing("ispa-cert changes Apache and /data/ispadmin_cert: run it as root",
-                                  hint="sudo ispa-cert …")
+        raise PreconditionMissing(_("ispa-cert changes Apache and /data/ispadmin_cert: run it as root"),
+                                  hint="sudo ispa-cert …")  # i18n: not a message
 
 
 @contextmanager
@@ -98,12 +100,12 @@ def report_pending_change(settings: Settings) -> None:
         return
     backup = marker.get("backup")
     if backup and backup in {found.id for found in list_backups(settings.paths)}:
-        then = f"restores backup {backup} first"
+        then = _("restores backup {id} first").format(id=backup)
     elif backup:
-        then = (f"finds its backup {backup} gone: it keeps the current configuration if Apache accepts it, "
-                "otherwise says how to restore another backup")
+        then = _("finds its backup {id} gone: it keeps the current configuration if Apache accepts it, "
+                 "otherwise says how to restore another backup").format(id=backup)
     elif marker.get("main_config_copy"):
-        then = f"puts {settings.paths.apache_main_config.name} back as it was before acme.sh ran"
+        then = _("puts {file} back as it was before acme.sh ran").format(file=settings.paths.apache_main_config.name)
     else:
         then = f"removes the unreadable marker {settings.paths.pending_marker}"
     terminal.write(sys.stderr, terminal.labelled("notice", f"an earlier run was interrupted while changing Apache "
@@ -116,13 +118,14 @@ def disk_full_message(error: OSError) -> str:
     written = error.filename2 or error.filename  # shutil.copy names the source first, the target second
     path = Path(written) if written else None
     if path is None:
-        return f"the disk is full ({error.strerror})"
+        return _("the disk is full ({error})").format(error=error.strerror)
     mount = path if path.is_dir() else path.parent
     while not mount.exists() or not os.path.ismount(mount):
         if mount == mount.parent:
             break
         mount = mount.parent
-    return f"the disk is full: cannot write {path} (file system {mount}: {error.strerror})"
+    return _("the disk is full: cannot write {path} (file system {mount}: {error})").format(
+        path=path, mount=mount, error=error.strerror)
 
 
 def run(settings, act: Callable[[], object], render: Callable[[object], int | None] = lambda _: None, *,
@@ -163,15 +166,15 @@ def run(settings, act: Callable[[], object], render: Callable[[object], int | No
     except PermissionError as error:
         if os.geteuid() == 0:
             return _unexpected(log_file)
-        code = say_error(f"permission denied: {error.filename or error}", "run it as root (sudo ispa-cert …)",
-                         EXIT_PRECONDITION)
+        code = say_error(_("permission denied: {file}").format(file=error.filename or error),
+                         _("run it as root (sudo ispa-cert …)"), EXIT_PRECONDITION)
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             return _unexpected(log_file)
         log.info("disk full", exc_info=True)
-        code = say_error(disk_full_message(error), "free space there, then run the command again; files "
-                         "are written whole or not at all, and what this run changed in Apache was rolled back",
-                         EXIT_FAILED)
+        code = say_error(disk_full_message(error), _("free space there, then run the command again; files are "
+                                                     "written whole or not at all, and what this run changed in "
+                                                     "Apache was rolled back"), EXIT_FAILED)
     except Exception:  # noqa: BLE001 - the one place an unexpected failure becomes a message
         code = _unexpected(log_file)
     return code
