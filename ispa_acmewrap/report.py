@@ -40,7 +40,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], verdicts: Se
 
 
 def to_json(document: object) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, default=str)
+    """The document as JSON; translated messages in it are given in English (stable for scripts)."""
+    return json.dumps(english_document(document), indent=2, sort_keys=True, default=str)
 
 
 def _date(moment) -> str:
@@ -130,11 +131,11 @@ def shell_lines(argv, indent: str = "", width: int = terminal.MAX_COLUMNS - 4) -
 
 def backups_table(backups) -> str:
     if not backups:
-        return "No backups yet."
+        return _("No backups yet.")
     rows = [(backup.id, backup.created, backup.reason,
              ", ".join(entry.path.rsplit("/", 1)[-1] for entry in backup.entries if entry.kind is not EntryKind.ABSENT))
             for backup in backups]
-    return table(("id", "created", "reason", "files"), rows)
+    return table((_("id"), _("created"), _("reason"), _("files")), rows)
 
 
 def damaged_backup_warnings(damaged) -> list[str]:
@@ -156,8 +157,9 @@ def renew_summary(settings, result) -> str:
     from .names import display_name
 
     if not result.names:
-        return f"No certificates under {settings.paths.cert_home} yet: `ispa-cert issue` gets them."
-    rows = [(display_name(entry.name), entry.outcome,
+        return _("No certificates under {directory} yet: `ispa-cert issue` gets them.").format(
+            directory=settings.paths.cert_home)
+    rows = [(display_name(entry.name), _outcome(entry.outcome),
              _date(entry.certificate.not_after) if entry.certificate else "-",
              _date(entry.next_renewal) if entry.certificate else "-",
              "" if entry.outcome is Outcome.NOT_DUE else entry.reason)
@@ -170,48 +172,58 @@ def renew_summary(settings, result) -> str:
         lines.append(f"{terminal.paint('done:', 'done', colour)} Apache serves the new {certificates} of "
                      f"{', '.join(renewed)}.")
     elif not result.attempted:
-        lines.append("Nothing is due.")
+        lines.append(_("Nothing is due."))
     return "\n".join(lines)
 
 
-RENEW_OUTCOME_LABELS = ((Outcome.RENEWED, "renewed"), (Outcome.FAILED, "failed"), (Outcome.ERROR, "failed"),
-                        (Outcome.RATE_LIMITED, "refused by the CA"),
-                        (Outcome.BLOCKED, "held back by the rate-limit guard"))
+RENEW_OUTCOME_LABELS = ((Outcome.RENEWED, N_("renewed")), (Outcome.FAILED, N_("failed")), (Outcome.ERROR, N_("failed")),
+                        (Outcome.RATE_LIMITED, N_("refused by the CA")),
+                        (Outcome.BLOCKED, N_("held back by the rate-limit guard")))
+
+
+# The outcomes' words (state.json and --json keep them English), translated where a table shows them.
+OUTCOME_WORDS = (N_("issued"), N_("kept"), N_("renewed"), N_("not due"), N_("failed"), N_("error"), N_("rate-limited"),
+                 N_("blocked"))
+
+
+def _outcome(outcome) -> str:
+    return _(str(outcome))
 
 
 def renew_cron_line(result) -> str:
     """The one line `renew --cron` prints when it did (or could not do) something."""
-    parts = [f"{label}: {', '.join(entry.name for entry in result.with_outcome(outcome))}"
+    parts = [_(label) + ": " + ", ".join(entry.name for entry in result.with_outcome(outcome))
              for outcome, label in RENEW_OUTCOME_LABELS if result.with_outcome(outcome)]
     parts += [f"{entry.name}: {entry.reason}" for entry in result.with_outcome(Outcome.RENEWED) if entry.reason]
     if result.not_served:
-        parts.append("Apache does not serve the new certificate")
+        parts.append(_("Apache does not serve the new certificate"))
     return "ispa-cert renew: " + "; ".join(parts)
 
 
 def upgrade_summary(result) -> str:
     texts = {
-        "installed": f"acme.sh {result.after} installed from vendor/ (none was installed).",
-        "upgraded": f"acme.sh upgraded from {result.before} to {result.after}; the account and certificates are kept.",
-        "current": f"acme.sh {result.before} is installed, the same as the vendored version: nothing to do.",
-        "kept-newer": f"acme.sh {result.before} is installed, newer than the vendored {result.vendored}: kept.",
-        "kept-unknown": (f"The installed acme.sh reports no usable version (unknown), so it is neither older nor "
-                         f"newer than the vendored {result.vendored}: left alone. `ispa-cert install` replaces it."),
-        "online": f"acme.sh --upgrade done: it was {result.before} and is now {result.after}.",
+        "installed": N_("acme.sh {after} installed from vendor/ (none was installed)."),
+        "upgraded": N_("acme.sh upgraded from {before} to {after}; the account and certificates are kept."),
+        "current": N_("acme.sh {before} is installed, the same as the vendored version: nothing to do."),
+        "kept-newer": N_("acme.sh {before} is installed, newer than the vendored {vendored}: kept."),
+        "kept-unknown": N_("The installed acme.sh reports no usable version (unknown), so it is neither older nor "
+                           "newer than the vendored {vendored}: left alone. `ispa-cert install` replaces it."),
+        "online": N_("acme.sh --upgrade done: it was {before} and is now {after}."),
     }
-    return texts[result.action]
+    return _(texts[result.action]).format(before=result.before, after=result.after, vendored=result.vendored)
 
 
 def repair_summary(settings, result) -> str:
     if result.cancelled:
-        return "Nothing was changed."
-    accounts = {Account.KEPT: "the ACME account was put back (same key and registration)",
-                Account.NEW: "a new ACME account is registered at the next issuance",
-                Account.NONE: "there was no ACME account to keep; acme.sh registers one at the next issuance"}
-    lines = [f"acme.sh {result.version} installed afresh; {accounts[result.account]}."]
+        return _("Nothing was changed.")
+    accounts = {Account.KEPT: N_("the ACME account was put back (same key and registration)"),
+                Account.NEW: N_("a new ACME account is registered at the next issuance"),
+                Account.NONE: N_("there was no ACME account to keep; acme.sh registers one at the next issuance")}
+    lines = [_("acme.sh {version} installed afresh; {account}.").format(version=result.version,
+                                                                       account=_(accounts[result.account]))]
     if result.archive is not None:
-        lines.append(f"The old directories ({', '.join(str(path) for path in result.removed)}) are archived "
-                     f"in {result.archive}.")
+        lines.append(_("The old directories ({directories}) are archived in {archive}.").format(
+            directories=", ".join(str(path) for path in result.removed), archive=result.archive))
     if result.issued is not None:
         lines.append(issue_summary(settings, result.issued))
     return "\n".join(lines)
@@ -220,43 +232,52 @@ def repair_summary(settings, result) -> str:
 def cron_change_text(settings, change) -> str:
     crontab = settings.paths.crontab
     texts = {
-        "added": f"{crontab}: entry added: {change.line}",
-        "replaced-legacy": f"{crontab}: the guide's acme.sh line was replaced by: {change.line}",
-        "updated": f"{crontab}: entry updated: {change.line}",
-        "unchanged": f"{crontab}: the entry is already there: {change.line}",
-        "removed": f"{crontab}: removed: {change.previous}",
-        "absent": f"{crontab}: there is no entry to remove",
-        "skipped": f"{crontab}: there is no ispa-cert entry to update; none added (`ispa-cert cron install` adds one)",
+        "added": N_("{crontab}: entry added: {line}"),
+        "replaced-legacy": N_("{crontab}: the guide's acme.sh line was replaced by: {line}"),
+        "updated": N_("{crontab}: entry updated: {line}"),
+        "unchanged": N_("{crontab}: the entry is already there: {line}"),
+        "removed": N_("{crontab}: removed: {previous}"),
+        "absent": N_("{crontab}: there is no entry to remove"),
+        "skipped": N_("{crontab}: there is no ispa-cert entry to update; none added (`ispa-cert cron install` adds "
+                      "one)"),
     }
-    if change.note and change.action in ("updated", "replaced-legacy", "added") and "too sparse:" in change.note:
-        return f"{texts[change.action]}\n(a new schedule: {change.note})"
+    text = _(texts[change.action]).format(crontab=crontab, line=change.line, previous=change.previous)
+    if change.note and change.action in ("updated", "replaced-legacy", "added") and "too sparse:" in english(change.note):
+        return text + "\n" + _("(a new schedule: {note})").format(note=change.note)
     if change.note:
-        return f"{texts[change.action]}\nwarning: {change.note}; leave out --schedule to get one that fits"
-    return texts[change.action]
+        return text + "\n" + _("warning") + ": " + _("{note}; leave out --schedule to get one that fits").format(
+            note=change.note)
+    return text
 
 
 def takeover_text(settings, takeover) -> str:
     """`cron install`: the entry, what was adopted, which other jobs were disabled or kept."""
     lines = [cron_change_text(settings, takeover.change)]
     if takeover.adopted:
-        lines.append(f"ispa-cert now also renews {', '.join(takeover.adopted)} (adopted from the old renewal job).")
+        lines.append(_("ispa-cert now also renews {names} (adopted from the old renewal job).").format(
+            names=", ".join(takeover.adopted)))
     for job in takeover.disabled:
-        lines.append(f"{job.file} line {job.line_number}: disabled (commented out): {job.text}")
+        lines.append(_("{file} line {number}: disabled (commented out): {line}").format(
+            file=job.file, number=job.line_number, line=job.text))
     if takeover.backup:
-        lines.append(f"The files as they were are in backup {takeover.backup} (`ispa-cert backups restore {takeover.backup}`).")
+        lines.append(_("The files as they were are in backup {id} (`ispa-cert backups restore {id}`).").format(
+            id=takeover.backup))
     for job in takeover.kept:
-        lines.append(f"{job.file} line {job.line_number}: kept as it is; it renews the same certificates: {job.text}")
+        lines.append(_("{file} line {number}: kept as it is; it renews the same certificates: {line}").format(
+            file=job.file, number=job.line_number, line=job.text))
     return "\n".join(lines)
 
 
 def cron_view_text(settings, view) -> str:
-    lines = [f"{settings.paths.crontab} line {entry.line_number}: {entry.text}"
-             + ("  (the guide's acme.sh line)" if entry.legacy else "") for entry in view.entries]
-    lines += [f"{job.file} line {job.line_number}: {job.text}  (another acme.sh renewal job)" for job in view.others]
-    lines.append(f"status: {view.status.state}: {view.status.detail}")
+    lines = [(_("{file} line {number}: {line}  (the guide's acme.sh line)") if entry.legacy else
+              _("{file} line {number}: {line}")).format(file=settings.paths.crontab, number=entry.line_number,
+                                                         line=entry.text) for entry in view.entries]
+    lines += [_("{file} line {number}: {line}  (another acme.sh renewal job)").format(
+        file=job.file, number=job.line_number, line=job.text) for job in view.others]
+    lines.append(_("status: {state}: {detail}").format(state=view.status.state, detail=view.status.detail))
     if view.status.state in ("missing", "legacy-only", "differs", "legacy-also") or view.others:
-        lines.append("`ispa-cert cron install` puts the current entry in place"
-                     + (" and offers to disable the other acme.sh jobs." if view.others else "."))
+        lines.append(_("`ispa-cert cron install` puts the current entry in place and offers to disable the other "
+                       "acme.sh jobs.") if view.others else _("`ispa-cert cron install` puts the current entry in place."))
     return "\n".join(lines)
 
 
@@ -269,9 +290,9 @@ SUMMARY_PROBLEMS = 3
 
 def _served_text(row, short: bool = False) -> str:
     if not row.installed:
-        return "not installed"
+        return _("not installed")
     if row.serving is None:
-        return "not checked"
+        return _("not checked")
     if row.serving.matches:
         return "yes"
     if row.serving.served is None:
@@ -311,7 +332,7 @@ def _wide_status(result, colour: bool) -> str:
     for row in result.rows:
         info, plan = row.certificate, row.renewal
         rows.append((row.name, row.role or "-", info.issuer if info else "-", info.key_type if info else "-",
-                     row.profile or "default", lifetime_text(info) if info else "-",
+                     row.profile or _("default"), lifetime_text(info) if info else "-",
                      _date(info.not_after) if info else "-", info.days_left(result.checked_at) if info else "-",
                      _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
     headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
@@ -328,24 +349,28 @@ def _tls_lines(status) -> list[str]:
     if status is None:
         return []
     if status.profile is None:
-        profile = f"no TLS profile written yet (the next install writes Mozilla's {status.chosen})"
+        profile = _("no TLS profile written yet (the next install writes Mozilla's {profile})").format(
+            profile=status.chosen)
     else:
-        profile = f"Mozilla's {status.profile.profile} profile (snippet version {status.profile.version})"
+        profile = _("Mozilla's {profile} profile (snippet version {version})").format(
+            profile=status.profile.profile, version=status.profile.version)
         if status.chosen != status.profile.profile:
-            profile += f"; the next install writes {status.chosen}"
-    redirect = "port 80 redirects to HTTPS (308)" if status.redirect else "port 80 is not redirected"
-    return ["", f"TLS: {profile}", f"     {redirect}; HSTS {'on' if status.hsts else 'off'}; OCSP stapling off",
+            profile += _("; the next install writes {profile}").format(profile=status.chosen)
+    redirect = _("port 80 redirects to HTTPS (308)") if status.redirect else _("port 80 is not redirected")
+    hsts = _("HSTS on") if status.hsts else _("HSTS off")
+    return ["", f"TLS: {profile}", "     " + _("{redirect}; {hsts}; OCSP stapling off").format(redirect=redirect,
+                                                                                            hsts=hsts),
             f"     HTTP/2: {_http2_text(status.http2)}"]
 
 
 def _http2_text(support) -> str:
     if support is None:
-        return "unknown (apache2ctl -M did not answer)"
+        return _("unknown (apache2ctl -M did not answer)")
     if support.can_serve:
-        return f"on (mod_http2 loaded, {support.mpm} MPM)"
+        return _("on (mod_http2 loaded, {mpm} MPM)").format(mpm=support.mpm)
     if support.module_loaded:
-        return "off: mod_http2 is loaded, but the prefork MPM cannot serve HTTP/2"
-    return "off: mod_http2 is not loaded (a2enmod http2)"
+        return _("off: mod_http2 is loaded, but the prefork MPM cannot serve HTTP/2")
+    return _("off: mod_http2 is not loaded (a2enmod http2)")
 
 
 def _tls_document(status) -> dict | None:
@@ -363,8 +388,9 @@ def _window_text(plan) -> str:
     if plan is None:
         return "-"
     if plan.info is None or not plan.info.has_window:
-        return "no ARI"
-    return f"{plan.info.window_start:%Y-%m-%d %H:%M} to {plan.info.window_end:%Y-%m-%d %H:%M}"
+        return _("no ARI")
+    return _("{start} to {end}").format(start=f"{plan.info.window_start:%Y-%m-%d %H:%M}",
+                                        end=f"{plan.info.window_end:%Y-%m-%d %H:%M}")
 
 
 def _status_notes(rows, moment) -> list[str]:
@@ -372,15 +398,18 @@ def _status_notes(rows, moment) -> list[str]:
     for row in rows:
         info = row.renewal.info if row.renewal else None
         if info is not None and info.early(moment):
-            why = f": {info.explanation_url}" if info.explanation_url else ""
-            notes.append(f"WARNING {row.name}: the CA asks for this certificate to be replaced early{why}; "
-                         "`ispa-cert renew` renews it now (cron does at its next run)")
+            early = (_("WARNING {name}: the CA asks for this certificate to be replaced early: {url}; "
+                       "`ispa-cert renew` renews it now (cron does at its next run)") if info.explanation_url else
+                     _("WARNING {name}: the CA asks for this certificate to be replaced early; "
+                       "`ispa-cert renew` renews it now (cron does at its next run)"))
+            notes.append(early.format(name=row.name, url=info.explanation_url))
         if row.error:
             notes.append(f"{row.name}: {row.error}" + (f" ({row.hint})" if row.hint else ""))
         elif row.certificate is None:
-            notes.append(f"{row.name}: no certificate file; `ispa-cert issue` gets one")
+            notes.append(_("{name}: no certificate file; `ispa-cert issue` gets one").format(name=row.name))
         elif not row.installed:
-            notes.append(f"{row.name}: issued ({row.file}) but not installed into Apache; `ispa-cert issue` installs it")
+            notes.append(_("{name}: issued ({file}) but not installed into Apache; `ispa-cert issue` installs "
+                           "it").format(name=row.name, file=row.file))
     return notes
 
 
@@ -450,7 +479,7 @@ def doctor_summary(report) -> str:
         counts = [f"{report.count(severity)} {word}" for severity, word in zip(order, words) if report.count(severity)]
         ranked = sorted((f for f in report.findings if f.severity is not Severity.OK),
                         key=lambda f: order.index(f.severity))
-        problems = "; ".join(f"{_label(f)}: {f.message}" for f in ranked[:SUMMARY_PROBLEMS])
+        problems = "; ".join(f"{_label(f)}: {english(f.message)}" for f in ranked[:SUMMARY_PROBLEMS])
         more = f" (+{len(ranked) - SUMMARY_PROBLEMS} more)" if len(ranked) > SUMMARY_PROBLEMS else ""
         text = f"{', '.join(counts)}: {problems}{more}"
     if report.offline:
@@ -476,7 +505,7 @@ def doctor_text(report, colour: bool = False) -> str:
         shown = terminal.paint(state, terminal.verdict_style(state), colour) + " " * (7 - len(state))
         lines.append(f"{shown} {_label(finding)}: {finding.message}{fix}")
     if report.skipped:
-        lines.append(f"(offline: not checked: {', '.join(report.skipped)})")
+        lines.append(_("(offline: not checked: {checks})").format(checks=", ".join(report.skipped)))
     return "\n".join(lines)
 
 
@@ -498,7 +527,7 @@ def doctor_document(report) -> dict:
 
 def doctor_failure_line(message: str) -> str:
     """The first line when doctor itself could not run: UNKNOWN, exit 3."""
-    return f"{PLUGIN_NAME} UNKNOWN - doctor could not run: {' '.join(message.replace('|', '/').split())}"
+    return f"{PLUGIN_NAME} UNKNOWN - doctor could not run: {' '.join(english(message).replace('|', '/').split())}"
 
 
 def doctor_failure_document(message: str) -> dict:

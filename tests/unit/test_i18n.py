@@ -129,3 +129,24 @@ def test_yes_answers_in_the_language_of_the_run(czech, capsys):
 
     assert Console(interactive=False, assume_yes=True).confirm(_("Remove it now?"), default=True) is True
     assert capsys.readouterr().out == "Odstranit ji teď? ano (--yes)\n"
+
+
+def test_doctor_in_czech_keeps_its_plugin_line_and_json_english(czech):
+    import json
+    from datetime import datetime, timezone
+
+    from ispa_acmewrap import health, report
+
+    findings = (health.apache_running_finding(None, None), health.state_finding(None, None, 2))
+    doctor = health.DoctorReport(findings, (), (), None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    first, *human = report.doctor_text(doctor).splitlines()
+    assert first == ("ISPA-CERT UNKNOWN - 1 unknown: apache-running: cannot tell whether Apache runs: "
+                     "apache2ctl -S gave no PidFile")
+    assert human[0].startswith("UNKNOWN apache-running: nelze zjistit, zda Apache běží")
+    assert "-- oprava: nejdřív zajistěte" in human[0]
+    assert human[1] == "OK      state: 2 evidovaná doménová jména"
+    document = json.loads(report.to_json(report.doctor_document(doctor)))
+    assert [check["message"] for check in document["checks"]] == [
+        "cannot tell whether Apache runs: apache2ctl -S gave no PidFile", "2 names on record"]
+    assert document["summary"] == first.split(" - ", 1)[1]
+    assert report.doctor_failure_line(_("no output")) == "ISPA-CERT UNKNOWN - doctor could not run: no output"
