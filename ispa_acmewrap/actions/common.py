@@ -316,7 +316,8 @@ def refresh_renewal_info(settings: Settings, record: State, name: str, certifica
     try:
         answer = ca.renewal_info(directory_url_of(settings, name), certificate, moment, settings.ca_bundle)
     except ca.CaUnavailable as error:
-        log.warning("renewal information (ARI) for %s not read: %s; %s", name, error,
+        log.warning("renewal information (ARI) for %s not read: %s; %s", name,
+                    english(error.args[0] if error.args else error),
                     "keeping the window read before" if previous else "renewal falls back to 2/3 of the lifetime")
         return record
     if answer is None:

@@ -21,7 +21,9 @@ from ..acme import HeldCertificate
 from ..apache import VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing
+from ..errors import IspaError, OperationFailed
 from ..i18n import _
+from ..i18n import english
 from ..names import ROLES
 from ..paths import Paths
 from ..settings import Settings
@@ -76,7 +78,7 @@ def _readable(path: Path) -> CertificateInfo | None:
     try:
         return read_certificate(path)
     except OperationFailed as error:
-        log.warning("%s", error.message)
+        log.warning("%s", english(error.message))
         return None
 
 
@@ -87,7 +89,7 @@ def apache_files(settings: Settings, names: list[str]) -> dict[str, Path] | None
     try:
         hosts = virtual_hosts(settings)
     except IspaError as error:
-        log.info("cannot ask Apache which certificate files it serves: %s", error.message)
+        log.info("cannot ask Apache which certificate files it serves: %s", english(error.message))
         return None
     found = {name: apache.certificate_file_served(hosts, name, settings.https_port, settings.paths.apache_confdir)
              for name in names}

@@ -150,3 +150,14 @@ def test_doctor_in_czech_keeps_its_plugin_line_and_json_english(czech):
         "cannot tell whether Apache runs: apache2ctl -S gave no PidFile", "2 names on record"]
     assert document["summary"] == first.split(" - ", 1)[1]
     assert report.doctor_failure_line(_("no output")) == "ISPA-CERT UNKNOWN - doctor could not run: no output"
+
+
+def test_progress_lines_are_czech_on_screen_and_english_in_the_log(czech, capsys, caplog):
+    import logging
+
+    from ispa_acmewrap.report import Console
+
+    with caplog.at_level(logging.INFO):
+        Console(interactive=False).step(_("Checking DNS of {names}").format(names="isp.example.net"))
+    assert capsys.readouterr().out == "==> Kontroluji DNS záznamy isp.example.net\n"
+    assert "step: Checking DNS of isp.example.net" in caplog.text
