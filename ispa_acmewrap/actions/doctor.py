@@ -209,7 +209,7 @@ def acme_findings(settings: Settings, rows: list[CertificateRow]) -> list[Findin
 def network_findings(settings: Settings, names: list[str]) -> list[Finding]:
     if not names:
         return []
-    _, found = probe_dns(settings, names)
+    _server, found = probe_dns(settings, names)
     findings = [health.dns_finding(finding) for finding in found]
     challenge_dir = settings.paths.challenge_dir
     if not challenge_dir.is_dir():  # the self-test would create it: doctor changes nothing

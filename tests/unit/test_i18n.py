@@ -155,7 +155,7 @@ def test_doctor_in_czech_keeps_its_plugin_line_and_json_english(czech):
 def test_progress_lines_are_czech_on_screen_and_english_in_the_log(czech, capsys, caplog):
     import logging
 
-    from ispa_acmewrap.report import Console
+    from ispa_acmewrap.console import Console
 
     with caplog.at_level(logging.INFO):
         Console(interactive=False).step(_("Checking DNS of {names}").format(names="isp.example.net"))
