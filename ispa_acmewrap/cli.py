@@ -20,7 +20,7 @@ import typer
 from . import __version__, helptext as text, terminal
 from .errors import IspaError
 from .helptext import Command
-from .i18n import set_language
+from .i18n import _, set_language
 
 log = logging.getLogger("ispa_acmewrap")
 COMPLETE_VARIABLE = "_ISPA_CERT_COMPLETE"  # `=source_bash ispa-cert` prints the bash completion script
@@ -35,7 +35,7 @@ app.add_typer(backups_app, name="backups")
 
 def _version(value: bool) -> None:
     if value:
-        print(f"ispa-cert {__version__}")
+        print(f"ispa-cert {__version__}")  # i18n: not a message (the version line scripts read)
         raise typer.Exit()
 
 
@@ -161,7 +161,7 @@ def cron_install(schedule: text.value("--schedule", "'M H DOM MON DOW'") = None,
     from .actions import cron as action, takeover
     from .report import cron_change_text, takeover_text
     if update_only and schedule is not None:
-        raise typer.BadParameter("--update-only keeps the entry's schedule; leave out --schedule")
+        raise typer.BadParameter(_("--update-only keeps the entry's schedule; leave out --schedule"))
     settings = _settings()
     if update_only:
         return _run(settings, lambda: action.update(settings),

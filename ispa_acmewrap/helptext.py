@@ -15,14 +15,38 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from .i18n import _
+from .i18n import N_, _
+
+
+class _Formatter(TyperCommand.context_class.formatter_class):  # click's HelpFormatter (typer bundles click)
+    """click's help layout, its headings in the administrator's language."""
+
+    HEADINGS = (N_("Options"), N_("Commands"), N_("Arguments"))
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+
+    def section(self, name: str):
+        return super().section(_(name))
+
+
+class _Context(TyperCommand.context_class):
+    formatter_class = _Formatter
 
 
 class _WholeSummary:
     """The top-level list shows a command's whole first paragraph, not its first 45 characters and "…"."""
 
+    context_class = _Context
+
     def get_short_help_str(self, limit: int = 45) -> str:
         return " ".join((self.help or "").split("\n\n")[0].split())  # its first paragraph, whole
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
 
 
 class Command(_WholeSummary, TyperCommand):
@@ -52,15 +76,16 @@ def app(help: str) -> typer.Typer:
 
 
 EXIT_MEANINGS = {
-    0: "success", 1: "failed and rolled back", 2: "bad input or usage (nothing changed)",
-    3: "precondition missing", 4: "rate-limited (wait)", 5: "locked by another run",
-    6: "rollback failed (manual action needed)", 70: "unexpected error", 130: "interrupted",
+    0: N_("success"), 1: N_("failed and rolled back"), 2: N_("bad input or usage (nothing changed)"),
+    3: N_("precondition missing"), 4: N_("rate-limited (wait)"), 5: N_("locked by another run"),
+    6: N_("rollback failed (manual action needed)"), 70: N_("unexpected error"), 130: N_("interrupted"),
 }
 
 
 def exit_codes(*codes: int) -> str:
     """The epilog naming exactly the exit codes a command can return (README "Exit codes")."""
-    return "Exit codes: " + ", ".join(f"{code} {EXIT_MEANINGS[code]}" for code in codes) + "."
+    return _("Exit codes: {codes}.").format(codes=", ".join(str(code) + " " + _(EXIT_MEANINGS[code])
+                                                          for code in codes))
 
 
 # Every changing command can also meet a usage error (2), the lock (5), an unexpected error (70), Ctrl-C (130).
@@ -69,7 +94,7 @@ CHANGE = exit_codes(0, 1, 2, 3, 5, 70, 130)  # changes files, never Apache's con
 RESTORE = exit_codes(0, 1, 2, 3, 5, 6, 70, 130)
 READ = exit_codes(0, 2, 3, 70, 130)  # reads only; 3 when the state cannot be read (e.g. not root)
 
-PROGRAM = """Let's Encrypt certificates for the web interfaces of an ISPadmin server.
+PROGRAM = _("""Let's Encrypt certificates for the web interfaces of an ISPadmin server.
 
 Checks DNS and port 80 before the CA is asked, issues certificates with acme.sh
 over HTTP-01, installs them into Apache with a backup (rolled back if Apache
@@ -81,18 +106,18 @@ Typical first run:  ispa-cert issue -a -c
 Coming from certificate.pl? Run `ispa-cert status` and `ispa-cert doctor` first:
 both change nothing, and show what the old set-up left and what will be
 taken over (README, "Coming from certificate.pl").
-"""
+""")
 
-INSTALL = """Install acme.sh from vendor/ into /data/ispadmin_cert/acme (no network needed).
+INSTALL = _("""Install acme.sh from vendor/ into /data/ispadmin_cert/acme (no network needed).
 
 `issue` does this on demand; run it by hand to check the set-up.
 
 \b
 Example:
   ispa-cert install --email admin@example.net
-"""
+""")
 
-ISSUE = """Get certificates for the chosen interfaces and install them into Apache.
+ISSUE = _("""Get certificates for the chosen interfaces and install them into Apache.
 
 The guided flow: ask the domain names (or take them from options), check
 their DNS against this server's addresses, make sure Apache answers HTTP-01
@@ -120,9 +145,9 @@ Examples:
       --client-domain klient.example.net --yes              unattended
   ispa-cert issue -d --dealer-domain dealer.example.net \\
       --server-ip 203.0.113.7                               behind NAT
-"""
+""")
 
-RENEW = """Renew the certificates that are due, as the CA's renewal window (ARI) or their lifetime says.
+RENEW = _("""Renew the certificates that are due, as the CA's renewal window (ARI) or their lifetime says.
 
 Renewed are the certificates of the names on record and every certificate Apache serves
 from /data/ispadmin_cert (what the guide's --renewAll renewed), each in its own acme.sh
@@ -144,11 +169,11 @@ Examples:
   ispa-cert renew              renew what is due
   ispa-cert renew --force      renew every certificate now
   ispa-cert renew --cron       what the /etc/crontab entry runs
-"""
+""")
 
-CRON = "Manage the one /etc/crontab entry that runs `ispa-cert renew --cron`."
+CRON = _("Manage the one /etc/crontab entry that runs `ispa-cert renew --cron`.")
 
-CRON_INSTALL = """Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
+CRON_INSTALL = _("""Add the entry that runs `ispa-cert renew --cron`, or bring it up to date.
 
 The guide's `acme.sh --renewAll ... #letsencrypt renew` line is replaced, not
 duplicated; every other byte of /etc/crontab stays as it was. Running it twice
@@ -165,24 +190,24 @@ Examples:
   ispa-cert cron install --schedule "00 05 * * 7"    the guide's Sunday 05:00
   ispa-cert cron install --update-only
   ispa-cert cron install --adopt --yes     take over every certificate the old job renewed
-"""
+""")
 
-CRON_REMOVE = """Remove the entry (every other line of /etc/crontab stays as it was).
+CRON_REMOVE = _("""Remove the entry (every other line of /etc/crontab stays as it was).
 
 \b
 Examples:
   ispa-cert cron remove
   ispa-cert cron remove --legacy    also the guide's `#letsencrypt renew` line
-"""
+""")
 
-CRON_SHOW = """Show the entry (and a leftover legacy line) and whether it is current.
+CRON_SHOW = _("""Show the entry (and a leftover legacy line) and whether it is current.
 
 \b
 Example:
   ispa-cert cron show
-"""
+""")
 
-UPGRADE = """Install the vendored acme.sh when it is newer than the installed one.
+UPGRADE = _("""Install the vendored acme.sh when it is newer than the installed one.
 
 The ACME account and the certificates are kept. An installed acme.sh whose
 version cannot be read is left alone (`ispa-cert install` replaces it). Says
@@ -192,9 +217,9 @@ which version was and is installed. The guide's advice when renewal keeps failin
 Examples:
   ispa-cert upgrade
   ispa-cert upgrade --online
-"""
+""")
 
-REPAIR = """Reinstall acme.sh from scratch, as the guide's last resort, without losing anything.
+REPAIR = _("""Reinstall acme.sh from scratch, as the guide's last resort, without losing anything.
 
 Archives /root/.acme.sh, /root/acme.sh and /data/ispadmin_cert/acme into a
 tarball (mode 0600) in /data/ispadmin_cert/backups, removes them, installs
@@ -207,9 +232,9 @@ check of --reissue.
 Examples:
   ispa-cert repair
   ispa-cert repair --reissue --yes
-"""
+""")
 
-STATUS = """Show the certificates: issuer, key, validity, next renewal, and whether Apache serves each.
+STATUS = _("""Show the certificates: issuer, key, validity, next renewal, and whether Apache serves each.
 
 One row per name on record (and any other certificate acme.sh holds): key, expiry, days
 left, renewal and whether it is served, in 100 columns; --wide adds the issuer, profile,
@@ -228,9 +253,9 @@ Examples:
   ispa-cert status
   ispa-cert status --wide
   ispa-cert status --json | jq -r '.certificates[] | "\\(.name) \\(.days_left)"'
-"""
+""")
 
-DOCTOR = """Check everything renewals depend on; a monitoring plugin (Nagios, Icinga, Zabbix).
+DOCTOR = _("""Check everything renewals depend on; a monitoring plugin (Nagios, Icinga, Zabbix).
 
 The ISPadmin guide's troubleshooting list, checked instead of asked: Apache running
 and listening on the HTTP and HTTPS ports; each name's DNS; the port-80 self-test;
@@ -250,24 +275,24 @@ Examples:
   ispa-cert doctor --offline                  # quick, no network
   ispa-cert doctor --name isp.example.net --json
   ispa-cert doctor --server-ip 203.0.113.7    # behind NAT
-"""
+""")
 
-DOCTOR_EXITS = """Exit status (monitoring-plugin convention, not the table of the other commands):
+DOCTOR_EXITS = _("""Exit status (monitoring-plugin convention, not the table of the other commands):
 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when doctor itself cannot run or an option is wrong).
-"""
+""")
 
-BACKUPS = "List and restore the backups made before every Apache change."
+BACKUPS = _("List and restore the backups made before every Apache change.")
 
-BACKUPS_LIST = """List the backups, newest first: id, when, why, and the files each holds.
+BACKUPS_LIST = _("""List the backups, newest first: id, when, why, and the files each holds.
 
 Changes nothing; an interrupted Apache change is only reported.
 
 \b
 Example:
   ispa-cert backups list
-"""
+""")
 
-BACKUPS_RESTORE = """Put the Apache files of a backup back, then configtest and reload.
+BACKUPS_RESTORE = _("""Put the Apache files of a backup back, then configtest and reload.
 
 ID is the backup to restore (`ispa-cert backups list` shows them); default: the newest.
 The current files are backed up first, so a restore can itself be undone.
@@ -277,14 +302,14 @@ Answering no to the question changes nothing and exits 0.
 \b
 Example:
   ispa-cert backups restore 20250302-051307
-"""
+""")
 
 # Each option's help, by its long name (cli.py's `_option` looks it up).
 OPTION = {
-    "--root": "Prefix of every system path (/etc, /data, /var, /run). Default: /. Tests and the demo use "
-              "a sandbox directory (env ISPA_ROOT).",
-    "--verbose": "Show every command run and its output.",
-    "--version": "Show the version and exit.",
+    "--root": _("Prefix of every system path (/etc, /data, /var, /run). Default: /. Tests and the demo use "
+              "a sandbox directory (env ISPA_ROOT)."),
+    "--verbose": _("Show every command run and its output."),
+    "--version": _("Show the version and exit."),
     "--lang": _("Language of the messages (default: from LC_ALL, LC_MESSAGES, LANG). --json, the crontab line "
                 "and the log stay English."),
     "--yes": "Answer every question with its safe default, for unattended runs (the description says "
@@ -314,40 +339,40 @@ OPTION = {
     "issue --force": "Issue a new certificate even when the current one is not due.",
     "--redirect/--no-redirect": "Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 "
                                 "challenges excepted), or stop doing so (which also stops HSTS). The redirect "
-                                "answers 308, so a POST stays a POST. Default: keep the current setting.",
-    "--hsts/--no-hsts": "Send HSTS (Strict-Transport-Security, max-age two years) on the HTTPS virtual hosts; "
-                        "only together with --redirect. Remembered; default: off.",
-    "--tls-profile": "Mozilla's TLS profile for the HTTPS virtual hosts: intermediate (TLS 1.2 and 1.3, for "
+                                "answers 308, so a POST stays a POST. Default: keep the current setting."),
+    "--hsts/--no-hsts": _("Send HSTS (Strict-Transport-Security, max-age two years) on the HTTPS virtual hosts; "
+                        "only together with --redirect. Remembered; default: off."),
+    "--tls-profile": _("Mozilla's TLS profile for the HTTPS virtual hosts: intermediate (TLS 1.2 and 1.3, for "
                      "every browser of the last ten years) or modern (TLS 1.3 only). Remembered; default: "
-                     "intermediate.",
-    "--profile": "The CA's certificate profile, e.g. Let's Encrypt's classic (90 days; 64 from 2027-02-10), "
+                     "intermediate."),
+    "--profile": _("The CA's certificate profile, e.g. Let's Encrypt's classic (90 days; 64 from 2027-02-10), "
                  "tlsserver (45 days) or shortlived (6 days). Checked against the profiles the CA offers; "
                  "remembered per name and kept on renewal. A name that changes profile gets a new "
-                 "certificate. Default: the one remembered, else the CA's default.",
-    "--key-type": "Key of the new certificates: ec (ECDSA P-256) or rsa (RSA 2048). Default: the key the "
-                  "name's certificate has (an RSA certificate from certificate.pl stays RSA), ec for a new name.",
-    "renew --force": "Renew every certificate now, due or not.",
-    "--cron": "For /etc/crontab: no questions, all output to the log; silent when nothing is due, one "
-              "summary line otherwise, errors on stderr (so cron mails only news and trouble).",
-    "--schedule": "When to run, in crontab syntax. Default: daily at 05:MM with a random minute chosen once "
+                 "certificate. Default: the one remembered, else the CA's default."),
+    "--key-type": _("Key of the new certificates: ec (ECDSA P-256) or rsa (RSA 2048). Default: the key the "
+                  "name's certificate has (an RSA certificate from certificate.pl stays RSA), ec for a new name."),
+    "renew --force": _("Renew every certificate now, due or not."),
+    "--cron": _("For /etc/crontab: no questions, all output to the log; silent when nothing is due, one "
+              "summary line otherwise, errors on stderr (so cron mails only news and trouble)."),
+    "--schedule": _("When to run, in crontab syntax. Default: daily at 05:MM with a random minute chosen once "
                   "and kept (the CA asks clients to spread their load), more often when the shortest "
                   "certificate lifetime on record needs it (two attempts within its last third); an existing "
                   "entry keeps its schedule unless it is too sparse for that. @reboot and schedules that never "
-                  "run are refused; a given schedule that is too sparse is kept with a warning.",
-    "--update-only": "Only point an existing entry at this installation's command, keeping its schedule; add "
+                  "run are refused; a given schedule that is too sparse is kept with a warning."),
+    "--update-only": _("Only point an existing entry at this installation's command, keeping its schedule; add "
                      "none and leave every other line alone (what `make install` runs when ispa-cert is "
-                     "upgraded).",
-    "--adopt": "Also renew the certificates the old renewal job renews that no interface uses and Apache "
-               "does not serve (otherwise the takeover is refused, naming them).",
-    "--legacy": "Also remove the guide's acme.sh --renewAll line.",
-    "--online": "Run acme.sh's own --upgrade instead: downloads its development branch from GitHub (needs "
-                "internet).",
-    "--reissue": "Then issue the certificates again for the names on record (refused when the CA's 5 "
-                 "certificates per name and week are used up).",
-    "--new-account": "Do not put the ACME account back; acme.sh registers a new one at the next issuance.",
-    "--name": "Check only this name (repeatable); default: every name on record.",
-    "--offline": "Skip the network checks (DNS, port-80 self-test, the certificate Apache serves): local "
-                 "files and processes only, interactive speed.",
+                     "upgraded)."),
+    "--adopt": _("Also renew the certificates the old renewal job renews that no interface uses and Apache "
+               "does not serve (otherwise the takeover is refused, naming them)."),
+    "--legacy": _("Also remove the guide's acme.sh --renewAll line."),
+    "--online": _("Run acme.sh's own --upgrade instead: downloads its development branch from GitHub (needs "
+                "internet)."),
+    "--reissue": _("Then issue the certificates again for the names on record (refused when the CA's 5 "
+                 "certificates per name and week are used up)."),
+    "--new-account": _("Do not put the ACME account back; acme.sh registers a new one at the next issuance."),
+    "--name": _("Check only this name (repeatable); default: every name on record."),
+    "--offline": _("Skip the network checks (DNS, port-80 self-test, the certificate Apache serves): local "
+                 "files and processes only, interactive speed."),
 }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..console import Console
+from ..i18n import _
 from ..settings import Settings
 from ..transaction import Backup, apache_change, damaged_backups, find_backup, list_backups, restore_files
 
@@ -34,7 +35,9 @@ def restore(settings: Settings, console: Console, backup_id: str | None) -> Rest
     (OperationFailed). BadInput for an unknown id. Runs under the lock (cli.py).
     """
     backup = find_backup(settings.paths, backup_id)
-    if not console.confirm(f"Restore the Apache files of backup {backup.id} ({backup.reason})?", default=True):
+    if not console.confirm(_("Restore the Apache files of backup {id} ({reason})?").format(id=backup.id,
+                                                                                          reason=backup.reason),
+                           default=True):
         return Restored(backup, done=False)
     with apache_change(settings.paths, f"restore backup {backup.id}"):
         restore_files(backup)

@@ -35,11 +35,16 @@ class Takeover:
 def raise_if_refused(takeover: Takeover) -> None:
     """PreconditionMissing when `install` refused to replace the old job, naming what it would abandon."""
     if takeover.change is None:
+        count = len(takeover.left_alone)
         raise PreconditionMissing(
-            f"the old renewal job also renews {', '.join(takeover.left_alone)}, which ispa-cert does not renew "
-            "(no interface uses it and Apache does not serve it): replacing the job would let it expire. "
-            "Nothing was changed.",
-            hint="`ispa-cert cron install --adopt` makes ispa-cert renew it too; or keep the old job")
+            ngettext("the old renewal job also renews {names}, which ispa-cert does not renew (no interface uses "
+                     "it and Apache does not serve it): replacing the job would let it expire. Nothing was changed.",
+                     "the old renewal job also renews {names}, which ispa-cert does not renew (no interface uses "
+                     "them and Apache does not serve them): replacing the job would let them expire. Nothing was "
+                     "changed.", count).format(names=", ".join(takeover.left_alone)),
+            hint=ngettext("`ispa-cert cron install --adopt` makes ispa-cert renew it too; or keep the old job",
+                          "`ispa-cert cron install --adopt` makes ispa-cert renew them too; or keep the old job",
+                          count))
 
 
 def install(settings: Settings, schedule: str | None, console: Console | None = None,

@@ -33,7 +33,7 @@ def source(path: Path) -> ast.Module:
 
 def test_every_module_is_on_the_map_and_every_module_on_the_map_exists():
     text = layout_text()
-    named = set(re.findall(r"`([a-z_]+\.py)`", text))
+    named = set(re.findall(r"`([a-z0-9_]+\.py)`", text))
     on_disk = {path.name for path in modules()}
     assert on_disk - named == set(), "modules the README's layout does not name"
     assert named - on_disk == set(), "modules the README's layout names that do not exist"
