@@ -114,10 +114,10 @@ def display_name(ascii_name: str) -> str:
 def split_host_port(server: str, default_port: int = 53) -> tuple[str, int]:
     """A DNS server as typed: host, host:port, [v6] or [v6]:port."""
     if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
+        host, _separator, rest = server[1:].partition("]")
         return host, int(rest.lstrip(":") or default_port)
     if server.count(":") == 1:
-        host, _, port = server.partition(":")
+        host, _separator, port = server.partition(":")
         return host, int(port)
     return server, default_port
 

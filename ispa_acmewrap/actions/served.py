@@ -22,8 +22,7 @@ from ..apache import VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing
 from ..errors import IspaError, OperationFailed
-from ..i18n import _
-from ..i18n import english
+from ..i18n import _, english
 from ..names import ROLES
 from ..paths import Paths
 from ..settings import Settings
