@@ -327,8 +327,8 @@ def account_registered(paths: Paths, directory_url: str) -> bool:
 # What acme.sh's output says it is doing (3.1.1 and 3.1.5 word it differently), for the one
 # progress line per name: the order is placed, the CA validates, the certificate is signed.
 _PROGRESS_STEPS = (
-    (re.compile(r"\] (Verifying: |Pending\b|Processing\.)"), "validating"),
-    (re.compile(r"\] (Verification finished|Verify finished|Let'?s finalize|Downloading cert)"), "signing"),
+    (re.compile(r"\] (Verifying: |Pending\b|Processing\.)"), N_("validating")),
+    (re.compile(r"\] (Verification finished|Verify finished|Let'?s finalize|Downloading cert)"), N_("signing")),
 )
 
 

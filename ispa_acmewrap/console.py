@@ -50,7 +50,7 @@ class Console:
 
     def step(self, message: str) -> None:
         """A progress line before a step that may take a while (also logged: `make bench` times the steps)."""
-        log.info("step: %s", message)
+        log.info("step: %s", english(message))  # the log stays English (make bench reads these)
         self.say(f"{self.paint('==>', 'strong')} {message}")
 
     def warn(self, message: str) -> None:
@@ -69,14 +69,13 @@ class Console:
         self._need_terminal(question)
         suffix = _("[Y/n]") if default else _("[y/N]")
         while True:
-            reply = self._input(f"{question} {suffix} ").strip().lower()
+            reply = self._input(f"{question} {suffix} ").strip()
             if not reply:
                 return default
-            if reply in ("y", "yes"):
-                return True
-            if reply in ("n", "no"):
-                return False
-            self.say("Please answer y or n.")
+            meant = answer(reply)  # the language's words: a/ano as well as y/yes in Czech
+            if meant is not None:
+                return meant
+            self.say(_("Please answer y or n."))
 
     def ask(self, question: str, default: str | None = None) -> str:
         self._need_terminal(question)
@@ -87,7 +86,7 @@ class Console:
     def _input(self, prompt: str) -> str:
         """The question stands out (bold) on a terminal; a long one is wrapped, the answer typed after it."""
         text = terminal.wrap(prompt.rstrip(" "), terminal.columns(sys.stdout), indent="  ")
-        head, _, last = text.rpartition("\n")
+        head, _newline, last = text.rpartition("\n")
         if head:
             terminal.write(sys.stdout, self.paint(head, "strong"))
         return input(self.paint(last, "strong") + " ")

@@ -227,7 +227,8 @@ def _verdict(name: str, lookups: NameLookups, ours: set[str], timeout: float) ->
             return lookup.fault, _fault_message(name, record, lookup, timeout)
     a, aaaa = _normalised(lookups.a.records), _normalised(lookups.aaaa.records)
     if not a and not aaaa:
-        return Verdict.NO_ADDRESS, f"{name} exists but has no A or AAAA record: {_records_to_add(ours)} at your DNS provider"
+        return Verdict.NO_ADDRESS, _("{name} exists but has no A or AAAA record: {records} at your DNS "
+                                     "provider").format(name=name, records=_records_to_add(ours))
     refusal = caa_refusal(lookups.caa.records)
     if refusal is not None:
         return Verdict.CAA_FORBIDS, _("the CAA record of {domain} ({refusal}) does not allow Let's "
@@ -299,11 +300,14 @@ def _records_to_add(ours: set[str]) -> str:
     v4 = [address for address in ours if ipaddress.ip_address(address).version == 4]
     v6 = [address for address in ours if ipaddress.ip_address(address).version == 6]
     if not v4 and not v6:
-        return "add an A record pointing to this server's public IPv4 address"
+        return _("add an A record pointing to this server's public IPv4 address")
     if not v4:
-        return f"add an AAAA record pointing to {_listing(v6)} (or an A record with this server's public IPv4 address)"
-    also = f" (and an AAAA record pointing to {_listing(v6)})" if v6 else ""
-    return f"add an A record pointing to {_listing(v4)}{also}"
+        return _("add an AAAA record pointing to {addresses} (or an A record with this server's public IPv4 "
+                 "address)").format(addresses=_listing(v6))
+    if v6:
+        return _("add an A record pointing to {addresses} (and an AAAA record pointing to {v6})").format(
+            addresses=_listing(v4), v6=_listing(v6))
+    return _("add an A record pointing to {addresses}").format(addresses=_listing(v4))
 
 
 def _this_server(ours: set[str]) -> str:

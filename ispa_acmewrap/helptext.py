@@ -312,32 +312,32 @@ OPTION = {
     "--version": _("Show the version and exit."),
     "--lang": _("Language of the messages (default: from LC_ALL, LC_MESSAGES, LANG). --json, the crontab line "
                 "and the log stay English."),
-    "--yes": "Answer every question with its safe default, for unattended runs (the description says "
-             "what that is).",
-    "--email": "Contact e-mail for the ACME account (optional).",
-    "--server-ip": "A public address of this server (repeatable); needed behind NAT, where the public "
-                   "address is not on an interface.",
-    "--dns-server": "Resolver to ask for the DNS check (default: the system's; env ISPA_DNS_SERVER).",
-    "--dns-timeout": "Time limit of each DNS query and of the port-80 self-test (default 4).",
-    "--json": "Print one JSON document instead of the text.",
-    "--wide": "Add issuer, profile, lifetime and the CA's renewal window (wider than 100 columns).",
-    "--admin": "Certificate for the ISPadmin administration interface.",
-    "--client": "Certificate for the client portal.",
-    "--dealer": "Certificate for the dealer portal.",
-    "--admin-domain": "Domain of the administration interface (instead of asking).",
-    "--client-domain": "Domain of the client portal (instead of asking).",
-    "--dealer-domain": "Domain of the dealer portal (instead of asking).",
-    "--admin-docroot": "Document root of the administration interface, when its name has no port-80 "
-                       "virtual host of its own (remembered).",
-    "--client-docroot": "Document root of the client portal, when its name has no port-80 virtual host "
-                        "of its own (remembered).",
-    "--dealer-docroot": "Document root of the dealer portal, when its name has no port-80 virtual host "
-                        "of its own (remembered).",
-    "--skip-dns-check": "Look up the names but do not stop on wrong records (experts: a wrong record then "
-                        "fails at the CA and counts against its limits).",
-    "--ignore-self-test": "Send names to the CA even when the port-80 self-test failed.",
-    "issue --force": "Issue a new certificate even when the current one is not due.",
-    "--redirect/--no-redirect": "Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 "
+    "--yes": _("Answer every question with its safe default, for unattended runs (the description says "
+             "what that is)."),
+    "--email": _("Contact e-mail for the ACME account (optional)."),
+    "--server-ip": _("A public address of this server (repeatable); needed behind NAT, where the public "
+                   "address is not on an interface."),
+    "--dns-server": _("Resolver to ask for the DNS check (default: the system's; env ISPA_DNS_SERVER)."),
+    "--dns-timeout": _("Time limit of each DNS query and of the port-80 self-test (default 4)."),
+    "--json": _("Print one JSON document instead of the text."),
+    "--wide": _("Add issuer, profile, lifetime and the CA's renewal window (wider than 100 columns)."),
+    "--admin": _("Certificate for the ISPadmin administration interface."),
+    "--client": _("Certificate for the client portal."),
+    "--dealer": _("Certificate for the dealer portal."),
+    "--admin-domain": _("Domain of the administration interface (instead of asking)."),
+    "--client-domain": _("Domain of the client portal (instead of asking)."),
+    "--dealer-domain": _("Domain of the dealer portal (instead of asking)."),
+    "--admin-docroot": _("Document root of the administration interface, when its name has no port-80 "
+                       "virtual host of its own (remembered)."),
+    "--client-docroot": _("Document root of the client portal, when its name has no port-80 virtual host "
+                        "of its own (remembered)."),
+    "--dealer-docroot": _("Document root of the dealer portal, when its name has no port-80 virtual host "
+                        "of its own (remembered)."),
+    "--skip-dns-check": _("Look up the names but do not stop on wrong records (experts: a wrong record then "
+                        "fails at the CA and counts against its limits)."),
+    "--ignore-self-test": _("Send names to the CA even when the port-80 self-test failed."),
+    "issue --force": _("Issue a new certificate even when the current one is not due."),
+    "--redirect/--no-redirect": _("Send port-80 requests for every name with a certificate to HTTPS (HTTP-01 "
                                 "challenges excepted), or stop doing so (which also stops HSTS). The redirect "
                                 "answers 308, so a POST stays a POST. Default: keep the current setting."),
     "--hsts/--no-hsts": _("Send HSTS (Strict-Transport-Security, max-age two years) on the HTTPS virtual hosts; "

@@ -14,6 +14,7 @@ import sys
 import time
 
 from . import acme, terminal
+from .i18n import N_, _
 from .names import shown_name
 
 LONG_STEP_SECONDS = 5.0
@@ -22,7 +23,7 @@ LONG_STEP_SECONDS = 5.0
 class NameProgress:
     """The progress line of one name; `feed` takes acme.sh's output lines, `finish` ends the line."""
 
-    def __init__(self, console, name: str, first_step: str = "ordering") -> None:
+    def __init__(self, console, name: str, first_step: str = N_("ordering")) -> None:
         self.console, self.name = console, shown_name(name)
         self.inline = not console.quiet and not console.verbose
         self.step: str | None = None
@@ -42,7 +43,7 @@ class NameProgress:
             return
         self._close_step()
         self.step, self.started = step, time.monotonic()
-        self._write(f"{step}… ")
+        self._write(_(step) + "… ")  # the step's word in the administrator's language (acme.py marks them)
 
     def finish(self, outcome: str, style: str | None = None) -> None:
         """End the line with the outcome (e.g. "issued, valid until …"), coloured by `style` on a terminal."""

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from . import terminal
+from .i18n import N_, _, english, english_document, ngettext
 from .moments import utc_minute, utc_stamp as _utc_stamp
 from .outcomes import Account, Outcome
 from .transaction import EntryKind
@@ -24,24 +25,35 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], verdicts: Se
     The cells of the `verdicts` columns are coloured by what they say (terminal.verdict_style)
     when `colour` is on; widths are counted without the colour codes."""
     cells = [[str(cell) for cell in row] for row in rows]
+    words = [[str(english(cell)) for cell in row] for row in rows]  # a verdict's style goes by its English word
     widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
 
-    def cell_text(index: int, cell: str, width: int) -> str:
+    def cell_text(index: int, cell: str, word: str, width: int) -> str:
         padded = cell.ljust(width)
         if colour and index in verdicts:
-            return terminal.paint(cell, terminal.verdict_style(cell), True) + padded[len(cell):]
+            return terminal.paint(cell, terminal.verdict_style(word), True) + padded[len(cell):]
         return padded
 
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
-    lines.extend("  ".join(cell_text(index, cell, width) for index, (cell, width) in enumerate(zip(row, widths))).rstrip()
-                 for row in cells)
+    lines.extend("  ".join(cell_text(index, cell, word, width)
+                           for index, (cell, word, width) in enumerate(zip(row, row_words, widths))).rstrip()
+                 for row, row_words in zip(cells, words))
     return "\n".join(lines)
 
 
 def to_json(document: object) -> str:
     """The document as JSON; translated messages in it are given in English (stable for scripts)."""
     return json.dumps(english_document(document), indent=2, sort_keys=True, default=str)
+
+
+# The outcomes' words (state.json and --json keep them English), translated where a table shows them.
+_OUTCOME_WORDS = (N_("issued"), N_("kept"), N_("renewed"), N_("not due"), N_("failed"), N_("error"),
+                  N_("rate-limited"), N_("blocked"))
+
+
+def _outcome(outcome) -> str:
+    return _(str(outcome))
 
 
 def _date(moment) -> str:
@@ -53,9 +65,10 @@ def dns_table(findings, server: set[str], colour: bool = False) -> str:
     from .names import shown_name
 
     rows = [(shown_name(f.name), " ".join(f.a) or "-", " ".join(f.aaaa) or "-", " > ".join(f.cname_chain) or "-",
-             " ".join(f.caa) or "-", f.verdict.value) for f in findings]
-    header = f"This server's addresses: {' '.join(sorted(server)) or '(none found; give --server-ip)'}\n"
-    return header + table(("name", "A", "AAAA", "CNAME", "CAA", "verdict"), rows, verdicts=(5,), colour=colour)
+             " ".join(f.caa) or "-", f.verdict.label) for f in findings]
+    header = _("This server's addresses: {addresses}").format(
+        addresses=" ".join(sorted(server)) or _("(none found; give --server-ip)")) + "\n"
+    return header + table((_("name"), "A", "AAAA", "CNAME", "CAA", _("verdict")), rows, verdicts=(5,), colour=colour)
 
 
 def self_test_table(results, verbose: bool = False, doubted=(), colour: bool = False,
@@ -65,8 +78,8 @@ def self_test_table(results, verbose: bool = False, doubted=(), colour: bool = F
     was shown with the DNS check and is said again at the end."""
     from .names import shown_name
 
-    rows = [(shown_name(r.name), r.address or "-", r.verdict.value) for r in results]
-    lines = [table(("name", "address", "result"), rows, verdicts=(2,), colour=colour)]
+    rows = [(shown_name(r.name), r.address or "-", r.verdict.label) for r in results]
+    lines = [table((_("name"), _("address"), _("result")), rows, verdicts=(2,), colour=colour)]
     for result in results:
         if verbose or not (result.ok or result.name in doubted):
             detail = result.detail if verbose else without_token(result.detail)
@@ -89,22 +102,25 @@ def issue_summary(settings, result) -> str:
     from .names import shown_name
 
     colour = terminal.colour_wanted(sys.stdout)
-    rows = [(shown_name(entry.name), entry.role, entry.outcome,
+    rows = [(shown_name(entry.name), entry.role, _outcome(entry.outcome),
              _date(entry.certificate.not_after) if entry.certificate else "-") for entry in result.names]
-    lines = ["", table(("name", "role", "result", "expires"), rows, verdicts=(2,), colour=colour)]
+    lines = ["", table((_("name"), _("role"), _("result"), _("expires")), rows, verdicts=(2,), colour=colour)]
     if any(entry.outcome is Outcome.KEPT for entry in result.names):
-        lines.append("kept: the current certificate is not due for renewal yet; --force gets a new one anyway.")
+        lines.append(_("kept") + ": " + _("the current certificate is not due for renewal yet; --force gets a new one "
+                                          "anyway."))
     if result.cron_change is not None:
-        lines.append(f"Renewal: {cron_change_text(settings, result.cron_change)}")
+        lines.append(_("Renewal: {change}").format(change=cron_change_text(settings, result.cron_change)))
     served = [shown_name(entry.name) for entry in result.names if entry.outcome.has_certificate]
     if result.installed and served:
-        lines.append(f"Certificates: {settings.paths.live_dir}/NAME/ (cert.pem, key.pem, fullchain.pem)")
-        verb = "now answers" if len(served) == 1 else "now answer"
-        lines.append(f"{terminal.paint('done:', 'done', colour)} {', '.join(served)} {verb} over HTTPS.")
+        lines.append(_("Certificates: {directory}/NAME/ (cert.pem, key.pem, fullchain.pem)").format(
+            directory=settings.paths.live_dir))
+        lines.append(terminal.paint(_("done") + ":", "done", colour) + " " + ngettext(
+            "{names} now answers over HTTPS.", "{names} now answer over HTTPS.", len(served)).format(
+                names=", ".join(served)))
     elif served:
-        lines.append(("The certificate was" if len(served) == 1 else "The certificates were")
-                     + " obtained but not installed into Apache. To install "
-                     + ("it" if len(served) == 1 else "them") + ", run:")
+        lines.append(ngettext("The certificate was obtained but not installed into Apache. To install it, run:",
+                              "The certificates were obtained but not installed into Apache. To install them, run:",
+                              len(served)))
         lines.append(shell_lines(result.rerun or ("ispa-cert", "issue"), indent="  "))
     return "\n".join(lines)
 
@@ -140,14 +156,14 @@ def backups_table(backups) -> str:
 
 def damaged_backup_warnings(damaged) -> list[str]:
     """One warning per backup directory whose manifest cannot be read."""
-    return [_("backup {id} is skipped: {problem}; delete {directory} when it is not needed").format(
-        id=directory.name, problem=problem, directory=directory) for directory, problem in damaged]
+    return [f"backup {directory.name} is skipped: {problem}; delete {directory} when it is not needed"
+            for directory, problem in damaged]
 
 
 def restore_summary(restored) -> str:
     if not restored.done:
-        return _("Nothing was changed.")
-    return _("Backup {id} restored; Apache reloaded.").format(id=restored.backup.id)
+        return "Nothing was changed."
+    return f"Backup {restored.backup.id} restored; Apache reloaded."
 
 
 # --- renew, cron, upgrade, repair ----------------------------------------------------------
@@ -165,12 +181,13 @@ def renew_summary(settings, result) -> str:
              "" if entry.outcome is Outcome.NOT_DUE else entry.reason)
             for entry in result.names]
     colour = terminal.colour_wanted(sys.stdout)
-    lines = [table(("name", "result", "expires", "next renewal", "detail"), rows, verdicts=(1,), colour=colour)]
+    lines = [table((_("name"), _("result"), _("expires"), _("next renewal"), _("detail")), rows, verdicts=(1,),
+                   colour=colour)]
     renewed = [entry.name for entry in result.with_outcome(Outcome.RENEWED)]
     if renewed and not result.not_served:
-        certificates = "certificate" if len(renewed) == 1 else "certificates"
-        lines.append(f"{terminal.paint('done:', 'done', colour)} Apache serves the new {certificates} of "
-                     f"{', '.join(renewed)}.")
+        lines.append(terminal.paint(_("done") + ":", "done", colour) + " " + ngettext(
+            "Apache serves the new certificate of {names}.", "Apache serves the new certificates of {names}.",
+            len(renewed)).format(names=", ".join(renewed)))
     elif not result.attempted:
         lines.append(_("Nothing is due."))
     return "\n".join(lines)
@@ -179,15 +196,6 @@ def renew_summary(settings, result) -> str:
 RENEW_OUTCOME_LABELS = ((Outcome.RENEWED, N_("renewed")), (Outcome.FAILED, N_("failed")), (Outcome.ERROR, N_("failed")),
                         (Outcome.RATE_LIMITED, N_("refused by the CA")),
                         (Outcome.BLOCKED, N_("held back by the rate-limit guard")))
-
-
-# The outcomes' words (state.json and --json keep them English), translated where a table shows them.
-OUTCOME_WORDS = (N_("issued"), N_("kept"), N_("renewed"), N_("not due"), N_("failed"), N_("error"), N_("rate-limited"),
-                 N_("blocked"))
-
-
-def _outcome(outcome) -> str:
-    return _(str(outcome))
 
 
 def renew_cron_line(result) -> str:
@@ -294,10 +302,10 @@ def _served_text(row, short: bool = False) -> str:
     if row.serving is None:
         return _("not checked")
     if row.serving.matches:
-        return "yes"
+        return _("yes")
     if row.serving.served is None:
-        return "no answer"
-    return "NO: other cert" if short else "NO: another certificate"
+        return _("no answer")
+    return _("NO: other cert") if short else _("NO: another certificate")
 
 
 def status_table(result, wide: bool = False) -> str:
@@ -306,11 +314,11 @@ def status_table(result, wide: bool = False) -> str:
     The narrow table fits 100 columns (dates as days, UTC); `wide` adds issuer, profile, lifetime
     and the CA's renewal window, with times."""
     if not result.rows:
-        return "\n".join(["No certificates yet: `ispa-cert issue -a -c` gets them.", *_tls_lines(result.tls)])
+        return "\n".join([_("No certificates yet: `ispa-cert issue -a -c` gets them."), *_tls_lines(result.tls)])
     colour = terminal.colour_wanted(sys.stdout)
     table_text = _wide_status(result, colour) if wide else _narrow_status(result, colour)
-    footer = [] if wide else ["Dates are UTC; `ispa-cert status --wide` adds issuer, profile, lifetime and the "
-                              "CA's renewal window."]
+    footer = [] if wide else [_("Dates are UTC; `ispa-cert status --wide` adds issuer, profile, lifetime and the "
+                                "CA's renewal window.")]
     return "\n".join([table_text, *footer, *_status_notes(result.rows, result.checked_at), *_tls_lines(result.tls)])
 
 
@@ -321,7 +329,8 @@ def _narrow_status(result, colour: bool) -> str:
         rows.append((row.name, row.role or "-", info.key_type if info else "-", _day(info.not_after) if info else "-",
                      info.days_left(result.checked_at) if info else "-", _day(plan.due_at) if plan else "-",
                      _served_text(row, short=True)))
-    headers = ("name", "role", "key", "expires", "days", "renewal", f"served on {result.https_port}")
+    headers = (_("name"), _("role"), _("key"), _("expires"), _("days"), _("renewal"),
+               _("served on {port}").format(port=result.https_port))
     return table(headers, rows, verdicts=(6,), colour=colour)
 
 
@@ -335,8 +344,9 @@ def _wide_status(result, colour: bool) -> str:
                      row.profile or _("default"), lifetime_text(info) if info else "-",
                      _date(info.not_after) if info else "-", info.days_left(result.checked_at) if info else "-",
                      _window_text(plan), _date(plan.due_at) if plan else "-", _served_text(row)))
-    headers = ("name", "role", "issuer", "key", "profile", "lifetime", "not after", "days left",
-               "CA's renewal window (ARI, UTC)", "renewal at", f"served on {result.https_port}")
+    headers = (_("name"), _("role"), _("issuer"), _("key"), _("profile"), _("lifetime"), _("not after"),
+               _("days left"), _("CA's renewal window (ARI, UTC)"), _("renewal at"),
+               _("served on {port}").format(port=result.https_port))
     return table(headers, rows, verdicts=(10,), colour=colour)
 
 
@@ -500,7 +510,7 @@ def doctor_text(report, colour: bool = False) -> str:
 
     lines = [plugin_line(report)]
     for finding in report.findings:
-        fix = f" -- fix: {finding.fix}" if finding.fix and finding.severity is not Severity.OK else ""
+        fix = " -- " + _("fix: {fix}").format(fix=finding.fix) if finding.fix and finding.severity is not Severity.OK else ""
         state = finding.severity.value
         shown = terminal.paint(state, terminal.verdict_style(state), colour) + " " * (7 - len(state))
         lines.append(f"{shown} {_label(finding)}: {finding.message}{fix}")

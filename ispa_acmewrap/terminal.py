@@ -15,6 +15,8 @@ import shutil
 import sys
 from typing import TextIO
 
+from .i18n import N_, _
+
 MAX_COLUMNS = 100
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -119,6 +121,10 @@ def labelled(label: str, message: str, stream: TextIO = sys.stderr, style: str |
              quiet: bool = False) -> str:
     """`label: message` with the label coloured on a terminal and the message wrapped to its width."""
     enabled = colour_wanted(stream, quiet)
-    text = wrap(f"{label}: {message}", columns(stream), indent="  ")
-    head, rest = text[:len(label) + 1], text[len(label) + 1:]
+    shown = _(label)  # the label in the administrator's language; its style goes by the English word
+    text = wrap(f"{shown}: {message}", columns(stream), indent="  ")
+    head, rest = text[:len(shown) + 1], text[len(shown) + 1:]
     return paint(head, style or label, enabled) + rest
+
+
+LABELS = (N_("error"), N_("hint"), N_("warning"), N_("notice"), N_("done"), N_("kept"))

@@ -15,7 +15,7 @@ from ..command import Command
 from ..console import Console
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing, RateLimited, TimedOut
 from ..files import atomic_write
-from ..i18n import _, english, ngettext
+from ..i18n import N_, _, english, ngettext
 from ..lifecycle import require_root  # noqa: F401 - actions check it too when called directly
 from ..moments import now, utc_minute  # noqa: F401 - the commands take the clock from here
 from ..outcomes import Outcome
@@ -58,9 +58,10 @@ def apache_running(settings: Settings) -> bool | None:
 def require_apache_running(settings: Settings, why: str) -> None:
     """PreconditionMissing when Apache is stopped: ispa-cert never starts an Apache the admin stopped."""
     if apache_running(settings) is False:
-        raise PreconditionMissing(f"Apache is not running: {why}. Nothing was changed and the CA was not contacted",
-                                  hint="start it (systemctl start apache2; `apache2ctl configtest` shows why it "
-                                       "stopped), then run the command again")
+        raise PreconditionMissing(_("Apache is not running: {why}. Nothing was changed and the CA was not "
+                                    "contacted").format(why=why),
+                                  hint=_("start it (systemctl start apache2; `apache2ctl configtest` shows why it "
+                                         "stopped), then run the command again"))
 
 
 def require_apache_config(settings: Settings) -> None:
@@ -102,8 +103,8 @@ def run_acme_apache(settings: Settings, console: Console, command: Command, ok_c
     return result.returncode, None
 
 
-OUTCOME_WORDS = {Outcome.FAILED: "validation failed", Outcome.RATE_LIMITED: "refused by the CA for now",
-                 Outcome.ERROR: "failed"}
+OUTCOME_WORDS = {Outcome.FAILED: N_("validation failed"), Outcome.RATE_LIMITED: N_("refused by the CA for now"),
+                 Outcome.ERROR: N_("failed")}
 
 
 def announce(console: Console, message: str) -> None:

@@ -20,14 +20,15 @@ from ..certs import CertificateInfo, read_certificate
 from ..console import Console
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
 from ..files import atomic_write, private_directory
-from ..names import ROLE_TITLES, ROLES, display_name, host_of_url, normalize_name, shown_name
+from ..i18n import N_, _, english, join, ngettext
+from ..names import ROLES, display_name, host_of_url, normalize_name, shown_name
 from ..outcomes import Outcome
 from ..progress import NameProgress
 from ..report import dns_table, self_test_table, without_token
 from ..settings import Settings
 from ..state import IssuanceKind, State
 from .acme_home import ensure_installed
-from .common import (OUTCOME_WORDS, RATE_LIMIT_RULE, addresses_found, announce, failure_outcome,
+from .common import (OUTCOME_WORDS, addresses_found, rate_limit_rule, announce, failure_outcome,
                      guard_rate_limits, now, probe_dns, probe_self_test, record_outcome, refresh_renewal_info,
                      remove_stale_acme_aliases, require_apache, require_apache_config, require_apache_running,
                      require_root, run_acme_apache, valid_until)
@@ -70,7 +71,7 @@ class IssueResult:
     cron_change: cron.CronChange | None = None
     undone: str = ""  # what was put back when the run failed before installing
     rerun: tuple[str, ...] = ()  # the command that installs what this run obtained (after the install was declined)
-    log_file: str = "the log"  # where acme.sh's full output is
+    log_file: str = N_("the log")  # where acme.sh's full output is
 
 
 # --- 1. names --------------------------------------------------------------------------
@@ -103,19 +104,6 @@ def choose_tls(options: IssueOptions, record: State, redirecting: bool) -> tls.T
     return tls.TlsPolicy(options.tls_profile or record.tls_profile or tls.DEFAULT_PROFILE, hsts and redirect)
 
 
-# Whole sentences per interface: Czech declines the interface's name differently in each.
-NAME_QUESTION = {"admin": N_("Domain name of the ISPadmin administration interface"),
-                 "client": N_("Domain name of the client portal"),
-                 "dealer": N_("Domain name of the dealer portal")}
-NO_NAME = {"admin": N_("no domain name for the ISPadmin administration interface"),
-           "client": N_("no domain name for the client portal"),
-           "dealer": N_("no domain name for the dealer portal")}
-DOCROOT_QUESTION = {
-    "admin": N_("{name} has no virtual host of its own. Document root of the ISPadmin administration interface"),
-    "client": N_("{name} has no virtual host of its own. Document root of the client portal"),
-    "dealer": N_("{name} has no virtual host of its own. Document root of the dealer portal")}
-
-
 def choose_names(options: IssueOptions, record: State, console: Console) -> dict[str, str]:
     check_options(options)
     chosen: dict[str, str] = {}
@@ -130,6 +118,18 @@ def choose_names(options: IssueOptions, record: State, console: Console) -> dict
     return chosen
 
 
+# Whole sentences per interface: Czech declines the interface's name differently in each.
+NAME_QUESTION = {"admin": N_("Domain name of the ISPadmin administration interface"),
+                 "client": N_("Domain name of the client portal"),
+                 "dealer": N_("Domain name of the dealer portal")}
+NO_NAME = {"admin": N_("no domain name for the ISPadmin administration interface"),
+           "client": N_("no domain name for the client portal"),
+           "dealer": N_("no domain name for the dealer portal")}
+DOCROOT_QUESTION = {"admin": N_("Document root of the ISPadmin administration interface"),
+                    "client": N_("Document root of the client portal"),
+                    "dealer": N_("Document root of the dealer portal")}
+
+
 def _name_for_role(role: str, given: str | None, remembered: str | None, console: Console) -> str:
     if given is not None:
         return normalize_name(given)
@@ -138,14 +138,14 @@ def _name_for_role(role: str, given: str | None, remembered: str | None, console
             return remembered
         raise BadInput(_(NO_NAME[role]), hint=_("give it with --{role}-domain NAME").format(role=role))
     while True:
-        answer = console.ask(f"Domain name of the {ROLE_TITLES[role]}", display_name(remembered) if remembered else None)
+        answer = console.ask(_(NAME_QUESTION[role]), display_name(remembered) if remembered else None)
         try:
             name = normalize_name(answer)
         except BadInput as error:
-            console.say(f"  {error.message}. Please try again.")
+            console.say("  " + _("{error}. Please try again.").format(error=error.message))
             continue
         if host_of_url(answer.strip()) != answer.strip():
-            console.say(f"  {shown_name(name)}: the host name of the URL")
+            console.say("  " + _("{name}: the host name of the URL").format(name=shown_name(name)))
         elif name != answer.strip().rstrip(".").lower():
             console.say(f"  {shown_name(name)}")  # an IDN: its punycode, as the CA and DNS see it
         return name
@@ -198,31 +198,33 @@ class DnsAnswer:
 
 def check_dns(settings: Settings, console: Console, names: list[str], skip: bool) -> DnsAnswer:
     """Show every name's records beside this server's addresses; return the addresses found."""
-    console.step(f"Checking DNS of {', '.join(shown_name(name) for name in names)}")
+    console.step(_("Checking DNS of {names}").format(names=", ".join(shown_name(name) for name in names)))
     server, findings = probe_dns(settings, names)
     console.show(dns_table(findings, server, terminal.colour_wanted(sys.stdout, console.quiet)))
     bad = [finding for finding in findings if not finding.ok]
     answer = DnsAnswer(addresses_found(findings), {finding.name: _doubt(finding) for finding in bad})
     if skip:
-        console.say("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA instead.")
+        console.say(_("DNS verdicts are not enforced (--skip-dns-check): a wrong record will fail at the CA "
+                      "instead."))
         return answer
     for finding in bad:
         console.say(f"  {finding.name}: {finding.message}")  # i18n: not a message (a name and its verdict)
     if console.assume_yes:
         if bad:
-            raise PreconditionMissing("the DNS records are not right: " + "; ".join(f"{f.name}: {f.message}" for f in bad),
-                                      hint=DNS_HINT)
+            raise PreconditionMissing(_("the DNS records are not right: {problems}").format(
+                problems=join("; ", (_("{name}: {reason}").format(name=f.name, reason=f.message) for f in bad))),
+                hint=_(DNS_HINT))
         return answer
-    if not console.confirm("Are the DNS records correct?", default=False):
-        raise PreconditionMissing("stopped: the DNS records are to be fixed first; nothing was changed "
-                                  "(the names are remembered for the next run)", hint=DNS_HINT)
+    if not console.confirm(_("Are the DNS records correct?"), default=False):
+        raise PreconditionMissing(_("stopped: the DNS records are to be fixed first; nothing was changed "
+                                    "(the names are remembered for the next run)"), hint=_(DNS_HINT))
     return answer
 
 
 def _doubt(finding) -> str:
     """"points elsewhere (192.0.2.9)": the DNS verdict in a few words, for the final message."""
     found = " ".join([*finding.a, *finding.aaaa])
-    return finding.verdict.value + (f" ({found})" if found else "")
+    return finding.verdict.label + (f" ({found})" if found else "")
 
 
 DNS_HINT = N_("fix the A/AAAA (and CAA) records at your DNS provider, then run the command again; "
@@ -280,8 +282,8 @@ def _ask_docroot(console: Console, role: str, name: str, http_port: int) -> str:
                               "port-{port} virtual host first").format(role=role, port=http_port))
     if not console.interactive or console.assume_yes:
         raise refusal
-    console.say(f"{shown_name(name)} has no port-{http_port} virtual host of its own.")
-    answer = console.ask(f"Document root of the {ROLE_TITLES[role]}")
+    console.say(_("{name} has no port-{port} virtual host of its own.").format(name=shown_name(name), port=http_port))
+    answer = console.ask(_(DOCROOT_QUESTION[role]))
     if not answer:
         raise refusal
     return answer
@@ -305,7 +307,7 @@ def plan_https(settings: Settings, record: State, hosts: list[VirtualHost], name
 def show_plans(console: Console, plans: dict[str, plan.NamePlan], names: list[str]) -> None:
     for name in names:
         found = plans[name]
-        console.say(f"  {shown_name(name)}: HTTPS from {found.source}")
+        console.say("  " + _("{name}: HTTPS from {source}").format(name=shown_name(name), source=found.source))
         for rule in found.dropped:
             console.say("    " + _("not copied to HTTPS (redirects to https:// and would loop): {rule}").format(
                 rule=rule))
@@ -357,23 +359,27 @@ def ask_temp_site(settings: Settings, console: Console, leftover: bool, without:
     """One question about temp_isp.conf: remove a leftover one, create one, or replace the one by the other.
     Returns whether a new one is made; a leftover one the admin keeps stops the run."""
     paths = settings.paths
-    them = "it" if len(without) == 1 else "them"
     if leftover:
-        console.say(f"A temporary configuration {paths.temp_site} is left over from an earlier run: it must be removed.")
+        console.say(_("A temporary configuration {file} is left over from an earlier run: it must be "
+                      "removed.").format(file=paths.temp_site))
     if without:
-        console.say(f"No Apache virtual host serves {', '.join(shown_name(name) for name in without)} on port "
-                    f"{settings.http_port} yet.")
+        console.say(_("No Apache virtual host serves {names} on port {port} yet.").format(
+            names=", ".join(shown_name(name) for name in without), port=settings.http_port))
     if leftover and without:
-        question = f"Replace the leftover temp_isp.conf by a new temporary configuration for {them}?"
+        question = ngettext("Replace the leftover temp_isp.conf by a new temporary configuration for it?",
+                            "Replace the leftover temp_isp.conf by a new temporary configuration for them?",
+                            len(without))
     elif leftover:
-        question = "Remove it now?"
+        question = _("Remove it now?")
     elif without:
-        question = f"Create a temporary configuration (temp_isp.conf) for {them}?"
+        question = ngettext("Create a temporary configuration (temp_isp.conf) for it?",
+                            "Create a temporary configuration (temp_isp.conf) for them?", len(without))
     else:
         return False
     answer = console.confirm(question, default=True)
     if leftover and not answer:
-        raise PreconditionMissing(f"{paths.temp_site} must be removed first", hint=f"rm {paths.temp_site}")
+        raise PreconditionMissing(_("{file} must be removed first").format(file=paths.temp_site),
+                                  hint=f"rm {paths.temp_site}")  # i18n: not a message
     return answer and bool(without)
 
 
@@ -396,12 +402,12 @@ def _remove_temp_site(settings: Settings) -> None:
 def run_self_test(settings: Settings, console: Console, dns_answer: DnsAnswer, ignore: bool) -> dict[str, str]:
     """Returns the names that failed, with the reason: the DNS verdict when the admin kept a doubted record
     (the token was fetched where DNS points, not here), else what the self-test saw."""
-    console.step("Self-test: fetching a test token over port 80 the way the CA will")
+    console.step(_("Self-test: fetching a test token over port 80 the way the CA will"))
     results = probe_self_test(settings, dns_answer.addresses)
     console.show(self_test_table(results, console.verbose, dns_answer.doubted,
                                  terminal.colour_wanted(sys.stdout, console.quiet), terminal.columns(sys.stdout)))
-    failed = {r.name: (f"DNS: {dns_answer.doubted[r.name]}" if r.name in dns_answer.doubted
-                       else f"self-test: {r.detail}") for r in results if not r.ok}
+    failed = {r.name: (_("DNS: {reason}").format(reason=dns_answer.doubted[r.name]) if r.name in dns_answer.doubted
+                       else _("self-test: {reason}").format(reason=r.detail)) for r in results if not r.ok}
     if failed and ignore:
         console.warn(_("continuing despite the failed self-test (--ignore-self-test): each failure counts at the CA"))
         return {}
@@ -413,8 +419,9 @@ def run_self_test(settings: Settings, console: Console, dns_answer: DnsAnswer, i
 def issue_one(settings: Settings, console: Console, name: str, force: bool,
               profile: str | None = None, key_type: str | None = None) -> tuple[Outcome, str]:
     """Run acme.sh --issue for one name, shown as one progress line. Returns (outcome, reason)."""
-    asked = f" (profile {profile})" if profile else ""
-    announce(console, f"Requesting a certificate for {name} from {settings.acme_server}{asked}")
+    asked = (_("Requesting a certificate for {name} from {ca} (profile {profile})") if profile
+             else _("Requesting a certificate for {name} from {ca}"))
+    announce(console, asked.format(name=name, ca=settings.acme_server, profile=profile))
     progress = NameProgress(console, name)
     key = acme.key_type_to_issue(settings.paths, name, key_type)
     command = acme.issue_command(settings.paths, name, settings.acme_server, settings.ca_bundle, force=force,
@@ -423,13 +430,14 @@ def issue_one(settings: Settings, console: Console, name: str, force: bool,
                                     echo=progress.feed)
     if failure is not None:
         outcome, reason = failure_outcome(failure)
-        progress.finish(OUTCOME_WORDS[outcome], "error")
+        progress.finish(_(OUTCOME_WORDS[outcome]), "error")
         return outcome, reason if console.verbose else without_token(reason)
     until = valid_until(settings, name)
     if code == acme.EXIT_SKIPPED:
-        progress.finish(f"kept: the current certificate is valid until {until} and not due yet", "good")
-        return Outcome.KEPT, "the current certificate is not due for renewal (--force replaces it)"
-    progress.finish(f"issued, valid until {until}", "good")
+        progress.finish(_("kept: the current certificate is valid until {date} and not due yet").format(date=until),
+                        "good")
+        return Outcome.KEPT, _("the current certificate is not due for renewal (--force replaces it)")
+    progress.finish(_("issued, valid until {date}").format(date=until), "good")
     return Outcome.ISSUED, ""
 
 
@@ -459,7 +467,7 @@ def show_edits(console: Console, edits: list[FileEdit]) -> None:
     """The exact diff of every file ispa-cert did not write alone, before it is changed."""
     for edit in edits:
         if edit.foreign and edit.changed:
-            console.say(f"Changes to {edit.path}, which holds lines ispa-cert did not write:")
+            console.say(_("Changes to {file}, which holds lines ispa-cert did not write:").format(file=edit.path))
             console.show(edit.diff().rstrip("\n"))
 
 
@@ -547,7 +555,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     paths = settings.paths
     record = state_store.load_state(paths.state_file)
     require_apache(settings)
-    require_apache_running(settings, "the CA validates through it on port 80")
+    require_apache_running(settings, _("the CA validates through it on port 80"))
     chosen = choose_names(options, record, console)
     policy = choose_tls(options, record, apache.redirects_to_https(editor.current_include(paths)))
     check_profile(settings, options.profile)
@@ -564,7 +572,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
         raise
     for role, name in chosen.items():
         record = state_store.with_role(record, role, name)
-    console.step("Reading Apache's configuration as it will be with mod_ssl on")
+    console.step(_("Reading Apache's configuration as it will be with mod_ssl on"))
     plans = plan_https(settings, record, hosts, names, dns_answer.addresses)
     show_plans(console, plans, names)
     ensure_installed(settings, console, options.email)
@@ -618,8 +626,8 @@ def _obtain_and_install(settings: Settings, console: Console, options: IssueOpti
         show_edits(console, edits)
         refuse_foreign_removal(console, edits)
     if ready:
-        console.say("A backup of the current configuration is made first.")
-    if ready and console.confirm("Install the certificates into the Apache configuration?", default=True):
+        console.say(_("A backup of the current configuration is made first."))
+    if ready and console.confirm(_("Install the certificates into the Apache configuration?"), default=True):
         install_certificates(settings, console, hosts, plans, ready, edits)
         result.installed = True
     elif temp_created:
@@ -692,10 +700,13 @@ def raise_for_failures(result: IssueResult) -> None:
         message += "\n" + _("The other names were installed; the challenge Alias in the generated include stays "
                             "(every name's renewals need it).")
     if any(entry.outcome.is_held for entry in failed):
-        raise RateLimited(f"the CA refused for now: {message}", hint=f"{RATE_LIMIT_RULE}: wait, then retry")
-    if all(entry.reason.startswith("DNS:") for entry in failed):
-        raise PreconditionMissing(f"not sent to the CA: {message}", hint=DNS_HINT)
-    if all(entry.reason.startswith(("self-test", "DNS:")) for entry in failed):
-        raise PreconditionMissing(f"not sent to the CA: {message}",
-                                  hint="fix the cause shown (DNS, firewall on port 80, Apache, virtual host), then retry")
-    raise OperationFailed(f"no certificate for {message}", hint=f"acme.sh's full output is in {result.log_file}")
+        raise RateLimited(_("the CA refused for now: {problems}").format(problems=message),
+                          hint=_("{rule}: wait, then retry").format(rule=rate_limit_rule()))
+    if all(english(entry.reason).startswith("DNS:") for entry in failed):
+        raise PreconditionMissing(_("not sent to the CA: {problems}").format(problems=message), hint=_(DNS_HINT))
+    if all(english(entry.reason).startswith(("self-test", "DNS:")) for entry in failed):
+        raise PreconditionMissing(_("not sent to the CA: {problems}").format(problems=message),
+                                  hint=_("fix the cause shown (DNS, firewall on port 80, Apache, virtual host), then "
+                                         "retry"))
+    raise OperationFailed(_("no certificate for {problems}").format(problems=message),
+                          hint=_("acme.sh's full output is in {file}").format(file=_(result.log_file)))

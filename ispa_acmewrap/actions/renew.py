@@ -27,12 +27,12 @@ from ..ca import RenewalInfo
 from ..certs import CertificateInfo
 from ..console import Console
 from ..errors import CommandFailed, OperationFailed, PreconditionMissing, RateLimited
-from ..i18n import N_, _, join
+from ..i18n import N_, _, join, ngettext
 from ..outcomes import Outcome
 from ..progress import NameProgress
 from ..settings import Settings
 from ..state import IssuanceKind, State
-from .common import (OUTCOME_WORDS, RATE_LIMIT_RULE, announce, blocked_message, failure_outcome, now, record_outcome,
+from .common import (OUTCOME_WORDS, announce, rate_limit_rule, blocked_message, failure_outcome, now, record_outcome,
                      refresh_renewal_info, remove_stale_acme_aliases, require_apache_config, require_apache_running,
                      require_root, run_acme_apache, valid_until)
 from .served import NameCertificate, installed_certificate, renewal_candidates
@@ -71,7 +71,7 @@ class RenewedName:
 class RenewResult:
     names: tuple[RenewedName, ...] = ()
     not_served: str = ""  # why Apache does not serve a renewed certificate, if it does not
-    log_file: str = "the log"  # where acme.sh's full output is
+    log_file: str = N_("the log")  # where acme.sh's full output is
 
     def with_outcome(self, outcome: Outcome) -> list[RenewedName]:
         return [entry for entry in self.names if entry.outcome is outcome]
@@ -134,15 +134,15 @@ def refreshed(settings: Settings, record: State, moment: datetime) -> State:
 
 def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True) -> tuple[Outcome, str]:
     """acme.sh --renew --force for one name, in its layout, shown as one progress line. Returns (outcome, reason)."""
-    announce(console, f"Renewing the certificate of {name}")
+    announce(console, _("Renewing the certificate of {name}").format(name=name))
     progress = NameProgress(console, name, first_step="renewing")
     command = acme.renew_command(settings.paths, name, force=True, ecc=ecc)
-    _, failure = run_acme_apache(settings, console, command, echo=progress.feed)
+    _code, failure = run_acme_apache(settings, console, command, echo=progress.feed)
     if failure is not None:
         outcome, reason = failure_outcome(failure)
-        progress.finish(OUTCOME_WORDS[outcome], "error")
+        progress.finish(_(OUTCOME_WORDS[outcome]), "error")
         return outcome, reason
-    progress.finish(f"renewed, valid until {valid_until(settings, name)}", "good")
+    progress.finish(_("renewed, valid until {date}").format(date=valid_until(settings, name)), "good")
     return Outcome.RENEWED, ""
 
 
@@ -216,8 +216,8 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
                                   hint=_("`ispa-cert install` installs it again (keeps the account); "
                                          "`ispa-cert repair` if that does not help"))
     require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
-    require_apache_running(settings, "the CA validates the renewal through it, and acme.sh would start it; "
-                                     "ispa-cert never starts an Apache that was stopped")
+    require_apache_running(settings, _("the CA validates the renewal through it, and acme.sh would start it; "
+                                       "ispa-cert never starts an Apache that was stopped"))
     remove_stale_acme_aliases(settings, console)
     outcomes = []
     for entry, decision in planned:
@@ -225,8 +225,9 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
         outcomes.append(outcome)
     renewed = {outcome.name for outcome in outcomes if outcome.outcome is Outcome.RENEWED}
     if renewed:
-        certificates = "certificate" if len(renewed) == 1 else "certificates"
-        console.step(f"Checking that Apache serves the new {certificates} of {', '.join(sorted(renewed))}")
+        console.step(ngettext("Checking that Apache serves the new certificate of {names}",
+                              "Checking that Apache serves the new certificates of {names}", len(renewed)).format(
+                                  names=", ".join(sorted(renewed))))
     served = check_served(settings, [entry for entry, _ in planned if entry.name in renewed])
     return _finish(settings, RenewResult(tuple(outcomes), served, str(settings.paths.log_file)))
 
@@ -248,9 +249,10 @@ def raise_for_failures(result: RenewResult) -> None:
         raise RateLimited(join("; ", (_problem(entry) for entry in held + failed)),
                           hint=_(RATE_LIMIT_HINT).format(rule=rate_limit_rule()))
     if failed:
-        raise OperationFailed("renewal failed for " + "; ".join(_problem(entry) for entry in failed),
-                              hint="the installed certificates are unchanged; `ispa-cert doctor` checks the usual "
-                                   f"causes; acme.sh's full output is in {result.log_file}")
+        raise OperationFailed(_("renewal failed for {problems}").format(
+            problems=join("; ", (_problem(entry) for entry in failed))),
+            hint=_("the installed certificates are unchanged; `ispa-cert doctor` checks the usual causes; acme.sh's "
+                   "full output is in {file}").format(file=_(result.log_file)))
     if result.not_served:
         raise OperationFailed(result.not_served,
                               hint=_("acme.sh's reload did not take effect: run `apache2ctl configtest` and "
