@@ -38,8 +38,8 @@ def setup_logging(settings: Settings, quiet: bool) -> Path | None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
     except OSError as error:
-        print(_("warning") + ": " + _("cannot write the log {file}: {error}").format(file=log_file, error=error),
-              file=sys.stderr)
+        terminal.write(sys.stderr, terminal.labelled("warning", _("cannot write the log {file}: {error}").format(
+            file=log_file, error=error)))
         log_file = None
     if settings.verbose and not quiet:
         stream = logging.StreamHandler(sys.stderr)
@@ -86,7 +86,7 @@ def recover_interrupted(settings: Settings) -> None:
         message = recover(settings.paths)
         if message:
             terminal.write(sys.stderr, terminal.labelled("notice", message))
-            log.warning(message)
+            log.warning(english(message))
 
 
 def report_pending_change(settings: Settings) -> None:
@@ -107,10 +107,10 @@ def report_pending_change(settings: Settings) -> None:
     elif marker.get("main_config_copy"):
         then = _("puts {file} back as it was before acme.sh ran").format(file=settings.paths.apache_main_config.name)
     else:
-        then = f"removes the unreadable marker {settings.paths.pending_marker}"
-    terminal.write(sys.stderr, terminal.labelled("notice", f"an earlier run was interrupted while changing Apache "
-                                                 f"({marker.get('reason')}); the next changing command (e.g. "
-                                                 f"`ispa-cert renew`) {then}"))
+        then = _("removes the unreadable marker {marker}").format(marker=settings.paths.pending_marker)
+    terminal.write(sys.stderr, terminal.labelled("notice", _(
+        "an earlier run was interrupted while changing Apache ({reason}); the next changing command (e.g. "
+        "`ispa-cert renew`) {then}").format(reason=marker.get("reason"), then=then)))
 
 
 def disk_full_message(error: OSError) -> str:
@@ -156,11 +156,11 @@ def run(settings, act: Callable[[], object], render: Callable[[object], int | No
         if not changes and pending:
             report_pending_change(settings)
     except IspaError as error:
-        log.info("failed: %s", error.message, exc_info=True)
+        log.info("failed: %s", english(error.message), exc_info=True)
         code = say_error(error.message, error.hint, error.exit_code, quiet)
     except KeyboardInterrupt:
         log.info("interrupted", exc_info=True)
-        shown = terminal.paint("interrupted", "error", terminal.colour_wanted(sys.stderr, quiet))
+        shown = terminal.paint(_("interrupted"), "error", terminal.colour_wanted(sys.stderr, quiet))
         terminal.write(sys.stderr, f"\n{shown}")
         code = EXIT_INTERRUPTED
     except PermissionError as error:
@@ -194,6 +194,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def _unexpected(log_file: Path | None) -> int:
     log.exception("unexpected error")
-    message = f"unexpected error — the details are in {log_file or 'the log'}"
+    message = (_("unexpected error — the details are in {file}").format(file=log_file) if log_file
+               else _("unexpected error — the details are in the log"))
     terminal.write(sys.stderr, terminal.labelled("error", message))
     return EXIT_UNEXPECTED

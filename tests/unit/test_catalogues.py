@@ -97,8 +97,9 @@ MARKERS = {"_", "ngettext", "N_"}
 COMMAND = re.compile(r"^(ispa-cert|apt-get|systemctl|apache2ctl|a2enmod|a2dissite|make|journalctl)( [-\w./:=*\"]+)*$")
 # A deliberate exception says so on its line (e.g. a command line built with an f-string).
 PRAGMA = "# i18n: not a message"
-# health.Finding(check, severity, message, fix, subject): the message and the fix are the admin's.
-FINDING_ARGUMENTS = {"Finding": (2, 3)}
+# health.Finding(check, severity, message, fix, subject): the message and the fix are the admin's;
+# terminal.labelled(label, message), progress's finish(outcome) and announce(console, message) too.
+FINDING_ARGUMENTS = {"Finding": (2, 3), "labelled": (1,), "finish": (0,), "announce": (1,)}
 # Modules whose messages are not yet in the catalogue (to be emptied).
 NOT_YET: set[str] = set()
 
@@ -139,6 +140,7 @@ def _message_arguments(call: ast.Call) -> list[ast.AST]:
         arguments.extend(call.args[:1])
     for position in FINDING_ARGUMENTS.get(name, ()):
         arguments.extend(call.args[position:position + 1])
+    if name in FINDING_ARGUMENTS:
         arguments.extend(keyword.value for keyword in call.keywords if keyword.arg in ("message", "fix"))
     return arguments
 
