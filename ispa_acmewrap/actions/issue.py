@@ -554,9 +554,13 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     require_root()
     paths = settings.paths
     record = state_store.load_state(paths.state_file)
+    # Asked for the names, the administrator first learns that Apache is missing or stopped;
+    # given them (or unable to answer), a usage error (exit 2) comes first.
+    asks = console.interactive and not console.assume_yes
+    chosen = None if asks else choose_names(options, record, console)
     require_apache(settings)
     require_apache_running(settings, _("the CA validates through it on port 80"))
-    chosen = choose_names(options, record, console)
+    chosen = chosen or choose_names(options, record, console)
     policy = choose_tls(options, record, apache.redirects_to_https(editor.current_include(paths)))
     check_profile(settings, options.profile)
     names = list(chosen.values())

@@ -91,7 +91,7 @@ def test_each_profile_gives_its_lifetime_and_status_shows_it_with_the_renewal_mo
         assert row["renewal_due_at"] == ari["renew_at"] and row["renewal_due"] is False
     assert state_store.load_state(stack.paths.state_file).profiles == {name: p for name, (p, _) in expected.items()}
 
-    text = tool("status").stdout
+    text = tool("status", "--wide").stdout
     for name, (profile, days) in expected.items():
         line = next(line for line in text.splitlines() if line.startswith(name))
         assert f" {profile} " in line and f" {days} days " in line

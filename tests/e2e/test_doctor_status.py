@@ -155,7 +155,7 @@ def test_status_matches_openssl_on_the_same_files(issued):
         assert (row["renewal_due"], row["expired"], row["error"]) == (False, False, None)
         assert row["served"] is True and row["served_fingerprint_sha256"] == row["fingerprint_sha256"]
 
-    text = issued.tool("status")
+    text = issued.tool("status", "--wide")
     assert text.returncode == 0, text.stderr
     for name in NAMES:
         line = next(line for line in text.stdout.splitlines() if line.startswith(name))
