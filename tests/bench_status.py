@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import time
 
+from tests.bench import median_seconds
 from tests.bench_certbot import certbot_config, certbot_executable
 from tests.conftest import ToolRunner
 from tests.stack import Stack, make_sandbox
@@ -37,7 +38,7 @@ def bench_status_doctor(runs: int = 5) -> dict[str, float]:
                                                     for name, files in live.items()}, stack.pebble.directory_url)
         certbot = [str(certbot_executable()), "certificates", *options]
         return {"status_3_certificates": _median(tool, ("status",), runs),
-                "certbot_certificates": _median_of(lambda: _checked(certbot), runs),
+                "certbot_certificates": median_seconds(lambda: _checked(certbot), runs),
                 "doctor_offline": _median(tool, ("doctor", "--offline"), runs)}
     finally:
         stack.stop()
@@ -58,15 +59,6 @@ def _checked(argv: list[str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0 or "Certificate Name" not in result.stdout:
         raise RuntimeError(f"{' '.join(argv[:2])} exited {result.returncode}:\n{result.stdout}{result.stderr}")
-
-
-def _median_of(action, runs: int) -> float:
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def _median(tool: ToolRunner, args: tuple[str, ...], runs: int) -> float:

@@ -71,6 +71,16 @@ def stack(sandbox_root: Path):
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def module_stack():
+    """One stack shared by every test of a module, in its own sandbox; removed afterwards."""
+    root = make_sandbox()
+    running = Stack.start(root)
+    yield running
+    running.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 class ToolRunner:
     """Runs the installed `ispa-cert` as a subprocess with a given environment."""
 

@@ -46,12 +46,8 @@ def dealer_docroot(stack) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    root = make_sandbox()
-    running = Stack.start(root)
-    yield running
-    running.stop()
-    shutil.rmtree(root, ignore_errors=True)
+def stack(module_stack):
+    return module_stack
 
 
 @pytest.fixture(scope="module")

@@ -35,12 +35,8 @@ FIRST_RUN = ["issue", "-a", "-c", "--server-ip", "127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
-def stack():
-    root = make_sandbox()
-    running = Stack.start(root)
-    yield running
-    running.stop()
-    shutil.rmtree(root, ignore_errors=True)
+def stack(module_stack):
+    return module_stack
 
 
 def session(stack, args: list[str], **env: str) -> TerminalSession:
