@@ -358,7 +358,10 @@ def _tls_lines(status) -> list[str]:
     """The HTTPS policy under the table: profile, redirect and HSTS, HTTP/2."""
     if status is None:
         return []
-    if status.profile is None:
+    if status.own_vhosts:
+        profile = _("the administrator's own HTTPS virtual hosts keep their TLS settings; ispa-cert changes "
+                    "only their certificate lines")
+    elif status.profile is None:
         profile = _("no TLS profile written yet (the next install writes Mozilla's {profile})").format(
             profile=status.chosen)
     else:

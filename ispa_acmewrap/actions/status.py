@@ -32,6 +32,7 @@ class TlsStatus:
     redirect: bool
     hsts: bool
     http2: tls.Http2Support | None  # None when apache2ctl -M could not tell
+    own_vhosts: bool = False  # HTTPS vhosts in the include that ispa-cert updated in place (no profile line)
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,11 @@ def tls_status(settings: Settings, record: State, http2: tls.Http2Support | None
     """`http2`: what http2_support() found."""
     paths = settings.paths
     include = paths.vhost_include.read_text(errors="replace") if paths.vhost_include.exists() else ""
-    return TlsStatus(tls.profile_in_use(include), record.tls_profile or tls.DEFAULT_PROFILE,
-                     apache.redirects_to_https(include), tls.hsts_in(include), http2)
+    profile = tls.profile_in_use(include)
+    own_vhosts = profile is None and any(line.strip().lower().startswith("sslcertificatefile")
+                                         for line in include.splitlines())
+    return TlsStatus(profile, record.tls_profile or tls.DEFAULT_PROFILE,
+                     apache.redirects_to_https(include), tls.hsts_in(include), http2, own_vhosts)
 
 
 def run(settings: Settings) -> StatusResult:

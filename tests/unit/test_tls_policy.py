@@ -198,3 +198,27 @@ def test_status_shows_the_profile_in_use_and_http2():
     nothing = StatusResult((), result.checked_at, 443, TlsStatus(None, "intermediate", False, False, None))
     assert report.status_document(nothing)["tls"]["profile"] is None
     assert "no TLS profile written yet" in report.status_table(nothing)
+
+
+def test_status_says_the_administrators_own_https_vhosts_keep_their_tls_settings(tmp_path):
+    """After a certificate.pl takeover the include's *:443 vhosts were updated in place: no profile line,
+    and status must not promise a profile the next install would write there."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from ispa_acmewrap import report
+    from ispa_acmewrap.actions.status import StatusResult, tls_status
+    from ispa_acmewrap.state import State
+
+    include = tmp_path / "apache_ispadmin_vhost.conf"
+    include.write_text("<VirtualHost *:443>\n  ServerName admin.example.net\n  SSLEngine on\n"
+                       "  sslCertificateFile /data/ispadmin_cert/live/admin.example.net/fullchain.pem\n"
+                       "  SSLProtocol -all +TLSv1.2 +TLSv1.3\n</VirtualHost>\n")
+    settings = SimpleNamespace(paths=SimpleNamespace(vhost_include=include))
+    own = tls_status(settings, State(), http2=None)
+    assert own.own_vhosts and own.profile is None
+    text = report.status_table(StatusResult((), datetime(2026, 11, 27, tzinfo=timezone.utc), 443, own))
+    assert "the administrator's own HTTPS virtual hosts keep their TLS settings" in text
+    assert "no TLS profile written yet" not in text
+    include.write_text("<VirtualHost *:80>\n  ServerName admin.example.net\n</VirtualHost>\n")
+    assert not tls_status(settings, State(), http2=None).own_vhosts
