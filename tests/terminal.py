@@ -90,7 +90,13 @@ class TerminalSession:
         os.write(self.fd, text.encode() + b"\r")
 
     def interrupt(self) -> None:
-        """Ctrl-C as the terminal sends it: the line discipline turns it into SIGINT for the foreground group."""
+        """Ctrl-C as the terminal sends it: the line discipline turns it into SIGINT for the foreground group.
+
+        After a person's reaction time: Python's input() prints the prompt before it starts reading,
+        and a SIGINT that lands in between is only acted on when the read returns (a test that
+        presses Ctrl-C within microseconds of the prompt can wait forever; a person cannot).
+        """
+        time.sleep(0.5)
         os.write(self.fd, b"\x03")
 
     # --- the end -------------------------------------------------------------------------
