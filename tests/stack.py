@@ -50,6 +50,15 @@ class StackError(RuntimeError):
 _HANDED_OUT: set[int] = set()  # ports this process has already chosen for a piece of the stack
 
 
+def _this_workers(port: int) -> bool:
+    """Parallel test workers (pytest-xdist) take disjoint ports: one worker's released port is
+    never another's choice, which a worker's server could bind before the first one's Apache did."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return (port >> 1) % workers == index % workers  # bind(0) hands out odd ports only (Linux)
+
+
 def free_ports(count: int) -> list[int]:
     """`count` different ports, each free for both TCP and UDP on loopback.
 
@@ -71,7 +80,7 @@ def free_ports(count: int) -> list[int]:
                 udp.bind((LOOPBACK, port))
             except OSError:
                 continue
-            if port not in _HANDED_OUT:
+            if port not in _HANDED_OUT and _this_workers(port):
                 ports.append(port)
         if len(ports) == count:
             return ports
