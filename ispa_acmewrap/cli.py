@@ -2,8 +2,9 @@
 
 Every command runs in lifecycle.run, the one skeleton (root check → lock → recover for changing
 commands, then act → render) and the place where errors become messages and exit codes; here
-only doctor's UNKNOWN and a bad setting are. Actions are imported lazily, so that `ispa-cert
---help` stays fast; help texts and shared options are in helptext.py.
+only doctor's UNKNOWN and a bad setting are. Actions are imported lazily, so that a command's
+`--help` stays fast; help texts are in helptext.py, shared options in options.py, and the
+top-level help is printed by overview.py (the entry point) without loading this module.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import __version__, helptext as text, terminal
+from . import __version__, helptext as text, options as opt, terminal
 from .errors import IspaError
-from .helptext import Command
+from .options import Command
+from .overview import COMPLETE_VARIABLE  # `=source_bash ispa-cert` prints the bash completion script
 from .i18n import _, set_language
 
 log = logging.getLogger("ispa_acmewrap")
-COMPLETE_VARIABLE = "_ISPA_CERT_COMPLETE"  # `=source_bash ispa-cert` prints the bash completion script
 DOCTOR_UNKNOWN = 3
 GLOBAL = {"root": None, "verbose": False}  # what the global options decided
 
 
-app, cron_app, backups_app = text.app(text.PROGRAM), text.app(text.CRON), text.app(text.BACKUPS)
+app, cron_app, backups_app = opt.app(text.PROGRAM), opt.app(text.CRON), opt.app(text.BACKUPS)
 app.add_typer(cron_app, name="cron")
 app.add_typer(backups_app, name="backups")
 
@@ -41,10 +42,10 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    root: Annotated[Optional[str], text.option("--root", envvar="ISPA_ROOT", metavar="DIR", show_envvar=False)] = None,
-    verbose: text.flag("--verbose", "-v") = False,
-    version: Annotated[bool, text.option("--version", callback=_version, is_eager=True)] = False,
-    lang: Annotated[Optional[text.Language], text.option("--lang", metavar="cs|en")] = None,
+    root: Annotated[Optional[str], opt.option("--root", envvar="ISPA_ROOT", metavar="DIR", show_envvar=False)] = None,
+    verbose: opt.flag("--verbose", "-v") = False,
+    version: Annotated[bool, opt.option("--version", callback=_version, is_eager=True)] = False,
+    lang: Annotated[Optional[opt.Language], opt.option("--lang", metavar="cs|en")] = None,
 ) -> None:
     if lang is not None:  # read from the command line before the help texts were built (i18n.resolve)
         set_language(lang.value)
@@ -87,7 +88,7 @@ def _run(settings, act: Callable[[], object], render: Callable[[object], int | N
 # --- the commands --------------------------------------------------------------------------
 
 @app.command(cls=Command, help=text.INSTALL, epilog=text.CHANGE)
-def install(email: text.Email = None) -> None:
+def install(email: opt.Email = None) -> None:
     from .actions.acme_home import install_acme
     settings = _settings()
     _run(settings, lambda: install_acme(settings, _console(), email), changes="install")
@@ -95,22 +96,22 @@ def install(email: text.Email = None) -> None:
 
 @app.command(cls=Command, help=text.ISSUE, epilog=text.APACHE_CHANGE)
 def issue(
-    admin: text.flag("--admin", "-a") = False, client: text.flag("--client", "-c") = False,
-    dealer: text.flag("--dealer", "-d") = False, admin_domain: text.value("--admin-domain", "NAME") = None,
-    client_domain: text.value("--client-domain", "NAME") = None,
-    dealer_domain: text.value("--dealer-domain", "NAME") = None,
-    yes: text.Yes = False, email: text.Email = None, server_ip: text.ServerIps = None,
-    dns_server: text.DnsServer = None, dns_timeout: text.DnsTimeout = None,
-    skip_dns_check: text.flag("--skip-dns-check") = False, ignore_self_test: text.flag("--ignore-self-test") = False,
-    force: text.flag("--force", key="issue --force") = False,
-    redirect: Annotated[Optional[bool], text.option("--redirect/--no-redirect", show_default=False)] = None,
-    hsts: Annotated[Optional[bool], text.option("--hsts/--no-hsts", show_default=False)] = None,
-    tls_profile: text.value("--tls-profile", "intermediate|modern") = None,
-    profile: text.value("--profile", "NAME") = None,
-    key_type: Annotated[Optional[text.KeyType], text.option("--key-type", metavar="ec|rsa")] = None,
-    admin_docroot: text.value("--admin-docroot", "DIR") = None,
-    client_docroot: text.value("--client-docroot", "DIR") = None,
-    dealer_docroot: text.value("--dealer-docroot", "DIR") = None,
+    admin: opt.flag("--admin", "-a") = False, client: opt.flag("--client", "-c") = False,
+    dealer: opt.flag("--dealer", "-d") = False, admin_domain: opt.value("--admin-domain", "NAME") = None,
+    client_domain: opt.value("--client-domain", "NAME") = None,
+    dealer_domain: opt.value("--dealer-domain", "NAME") = None,
+    yes: opt.Yes = False, email: opt.Email = None, server_ip: opt.ServerIps = None,
+    dns_server: opt.DnsServer = None, dns_timeout: opt.DnsTimeout = None,
+    skip_dns_check: opt.flag("--skip-dns-check") = False, ignore_self_test: opt.flag("--ignore-self-test") = False,
+    force: opt.flag("--force", key="issue --force") = False,
+    redirect: Annotated[Optional[bool], opt.option("--redirect/--no-redirect", show_default=False)] = None,
+    hsts: Annotated[Optional[bool], opt.option("--hsts/--no-hsts", show_default=False)] = None,
+    tls_profile: opt.value("--tls-profile", "intermediate|modern") = None,
+    profile: opt.value("--profile", "NAME") = None,
+    key_type: Annotated[Optional[opt.KeyType], opt.option("--key-type", metavar="ec|rsa")] = None,
+    admin_docroot: opt.value("--admin-docroot", "DIR") = None,
+    client_docroot: opt.value("--client-docroot", "DIR") = None,
+    dealer_docroot: opt.value("--dealer-docroot", "DIR") = None,
     # The test stack's CA: hidden from --help, documented in the README ("Settings for tests and the demo").
     server: Annotated[Optional[str], typer.Option(metavar="URL", envvar="ISPA_ACME_SERVER", hidden=True)] = None,
     ca_bundle: Annotated[Optional[Path], typer.Option(metavar="FILE", envvar="ISPA_CA_BUNDLE", hidden=True)] = None,
@@ -137,7 +138,7 @@ def issue(
 
 
 @app.command(cls=Command, help=text.RENEW, epilog=text.APACHE_CHANGE)
-def renew(force: text.flag("--force", key="renew --force") = False, cron: text.flag("--cron") = False) -> None:
+def renew(force: opt.flag("--force", key="renew --force") = False, cron: opt.flag("--cron") = False) -> None:
     from .actions import renew as action
     from .report import renew_cron_line, renew_summary
     settings = _settings()
@@ -155,9 +156,9 @@ def renew(force: text.flag("--force", key="renew --force") = False, cron: text.f
 
 
 @cron_app.command("install", cls=Command, help=text.CRON_INSTALL, epilog=text.CHANGE)
-def cron_install(schedule: text.value("--schedule", "'M H DOM MON DOW'") = None,
-                 update_only: text.flag("--update-only") = False, adopt: text.flag("--adopt") = False,
-                 yes: text.Yes = False) -> None:
+def cron_install(schedule: opt.value("--schedule", "'M H DOM MON DOW'") = None,
+                 update_only: opt.flag("--update-only") = False, adopt: opt.flag("--adopt") = False,
+                 yes: opt.Yes = False) -> None:
     from .actions import cron as action, takeover
     from .report import cron_change_text, takeover_text
     if update_only and schedule is not None:
@@ -176,7 +177,7 @@ def cron_install(schedule: text.value("--schedule", "'M H DOM MON DOW'") = None,
 
 
 @cron_app.command("remove", cls=Command, help=text.CRON_REMOVE, epilog=text.CHANGE)
-def cron_remove(legacy: text.flag("--legacy") = False) -> None:
+def cron_remove(legacy: opt.flag("--legacy") = False) -> None:
     from .actions import cron as action
     from .report import cron_change_text
     settings = _settings()
@@ -193,7 +194,7 @@ def cron_show() -> None:
 
 
 @app.command(cls=Command, help=text.UPGRADE, epilog=text.CHANGE)
-def upgrade(online: text.flag("--online") = False) -> None:
+def upgrade(online: opt.flag("--online") = False) -> None:
     from .actions import upgrade as action
     from .report import upgrade_summary
     settings = _settings()
@@ -203,8 +204,8 @@ def upgrade(online: text.flag("--online") = False) -> None:
 
 
 @app.command(cls=Command, help=text.REPAIR, epilog=text.APACHE_CHANGE)
-def repair(reissue: text.flag("--reissue") = False, new_account: text.flag("--new-account") = False,
-           yes: text.Yes = False, server_ip: text.ServerIps = None) -> None:
+def repair(reissue: opt.flag("--reissue") = False, new_account: opt.flag("--new-account") = False,
+           yes: opt.Yes = False, server_ip: opt.ServerIps = None) -> None:
     from .actions import issue as issue_action, repair as action
     from .report import repair_summary
     settings = _settings(server_ips=tuple(server_ip or ()))
@@ -220,7 +221,7 @@ def repair(reissue: text.flag("--reissue") = False, new_account: text.flag("--ne
 
 
 @app.command(cls=Command, help=text.STATUS, epilog=text.READ)
-def status(json_output: text.Json = False, wide: text.flag("--wide") = False) -> None:
+def status(json_output: opt.Json = False, wide: opt.flag("--wide") = False) -> None:
     from .actions import status as action
     from .report import status_document, status_table, to_json
     settings = _settings()
@@ -234,11 +235,11 @@ def status(json_output: text.Json = False, wide: text.flag("--wide") = False) ->
     _run(settings, lambda: action.run(settings), render)
 
 
-@app.command(cls=text.PluginCommand, help=text.DOCTOR, epilog=text.DOCTOR_EXITS)
-def doctor(json_output: text.Json = False,
-           name: Annotated[Optional[list[str]], text.option("--name", metavar="NAME")] = None,
-           offline: text.flag("--offline") = False, server_ip: text.ServerIps = None, dns_server: text.DnsServer = None,
-           dns_timeout: text.DnsTimeout = None) -> None:
+@app.command(cls=opt.PluginCommand, help=text.DOCTOR, epilog=text.DOCTOR_EXITS)
+def doctor(json_output: opt.Json = False,
+           name: Annotated[Optional[list[str]], opt.option("--name", metavar="NAME")] = None,
+           offline: opt.flag("--offline") = False, server_ip: opt.ServerIps = None, dns_server: opt.DnsServer = None,
+           dns_timeout: opt.DnsTimeout = None) -> None:
     from .actions.doctor import DoctorOptions
     from .report import doctor_failure_line
     try:
@@ -293,7 +294,7 @@ def backups_list() -> None:
 
 
 @backups_app.command("restore", cls=Command, help=text.BACKUPS_RESTORE, epilog=text.RESTORE)
-def backups_restore(yes: text.Yes = False,  # ID is described in the text: typer would show it as "<str>"
+def backups_restore(yes: opt.Yes = False,  # ID is described in the text: typer would show it as "<str>"
                     backup_id: Annotated[Optional[str], typer.Argument(metavar="ID", hidden=True)] = None) -> None:
     from .actions import backups as action
     from .report import restore_summary
