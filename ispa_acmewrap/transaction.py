@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -198,12 +199,56 @@ def restore_files(backup: Backup) -> None:
 
 # --- the transaction ------------------------------------------------------------------
 
-def configtest(paths: Paths) -> None:
-    runner.run(apache.ctl_command(paths, "configtest"))
+RELOAD_WAIT_SECONDS = 15.0  # the longest a graceful reload is waited for
+RELOAD_SETTLE_SECONDS = 1.0  # the pause after a reload when Apache's error log cannot be read
+_RELOADED = re.compile(rb"configured -- resuming normal operations")  # AH00489 (event, worker), AH00163 (prefork)
 
 
-def graceful(paths: Paths) -> None:
+def configtest(paths: Paths) -> Path | None:
+    """apache2ctl's configtest (CommandFailed when Apache rejects its files). Returns the main
+    server's error log (from the run-time configuration it also prints), None when not a file."""
+    return apache.parse_error_log(runner.run(apache.ctl_command(paths, "-t", "-D", "DUMP_RUN_CFG")).output)
+
+
+def reload(paths: Paths) -> None:
+    """Configtest, then a graceful reload that returns once Apache runs the new configuration.
+
+    `apache2ctl graceful` returns as soon as it has signalled Apache; Apache's main process then
+    reads its files again and says `configured -- resuming normal operations` in its error log,
+    and connections from then on are served by the new configuration. Without a readable error
+    log, a fixed pause stands in for that line.
+    """
+    error_log = configtest(paths)
+    start = _size(error_log)
     runner.run(apache.ctl_command(paths, "graceful"))
+    if error_log is None or start is None:
+        time.sleep(RELOAD_SETTLE_SECONDS)
+    elif not _logged_since(error_log, start, _RELOADED, RELOAD_WAIT_SECONDS):
+        log.warning("Apache did not log that it runs the new configuration within %.0f s (%s)",
+                    RELOAD_WAIT_SECONDS, error_log)
+
+
+def _size(file: Path | None) -> int | None:
+    try:
+        return file.stat().st_size if file is not None else None
+    except OSError:
+        return None
+
+
+def _logged_since(file: Path, start: int, pattern: re.Pattern[bytes], timeout: float) -> bool:
+    """Whether a line matching pattern was written to file after offset start, polled up to timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with file.open("rb") as stream:
+                stream.seek(start if stream.seek(0, os.SEEK_END) >= start else 0)  # rotated: from its start
+                if pattern.search(stream.read()):
+                    return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 @contextmanager
@@ -226,8 +271,7 @@ def apache_change(paths: Paths, reason: str, verify: Callable[[], None] | None =
     try:
         yield backup
         test_hook("apache-change")
-        configtest(paths)
-        graceful(paths)
+        reload(paths)
         if verify is not None:
             verify()
     except BaseException as failure:
@@ -256,8 +300,7 @@ def undo(paths: Paths, backup: Backup) -> None:
     """Put a finished change back as its backup holds it, configtest and reload."""
     log.info("undoing the change of backup %s (%s)", backup.id, backup.reason)
     restore_files(backup)
-    configtest(paths)
-    graceful(paths)
+    reload(paths)
 
 
 def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
@@ -265,8 +308,7 @@ def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:
     try:
         with runner.interrupts_deferred():  # a second Ctrl-C or SIGTERM must not cut the rollback short
             restore_files(backup)
-            configtest(paths)
-            graceful(paths)
+            reload(paths)
     except (OSError, IspaError) as error:
         paths.pending_marker.unlink(missing_ok=True)
         raise RollbackFailed(
@@ -336,8 +378,7 @@ def recover(paths: Paths) -> str | None:
     if backup is None:
         return _recover_without_backup(paths, marker)
     restore_files(backup)
-    configtest(paths)
-    graceful(paths)
+    reload(paths)
     paths.pending_marker.unlink(missing_ok=True)
     return _("an earlier run was interrupted while changing Apache ({reason}); "
              "the configuration from backup {id} was restored and Apache reloaded").format(
@@ -408,7 +449,6 @@ def _put_back_main_config(paths: Paths, copy: Path) -> None:
     original = copy.read_bytes()
     if main.read_bytes() != original:
         atomic_write(main, original)
-        configtest(paths)
-        graceful(paths)
+        reload(paths)
         log.info("restored %s as it was before acme.sh ran", main)
     copy.unlink(missing_ok=True)

@@ -159,16 +159,9 @@ def unintended_changes(before: dict[Probe, Answer], after: dict[Probe, Answer], 
     return changes
 
 
-RELOAD_SETTLE_SECONDS = 1.0
-
-
-def require_unchanged(before: dict[Probe, Answer], intended: set[str], settle: bool = False) -> None:
-    """Raise OperationFailed when a vhost not meant to change answers differently now.
-
-    `settle`: wait a moment first, for a graceful reload with nothing else to wait for.
-    """
-    if settle:
-        time.sleep(RELOAD_SETTLE_SECONDS)
+def require_unchanged(before: dict[Probe, Answer], intended: set[str]) -> None:
+    """Raise OperationFailed when a vhost not meant to change answers differently now
+    (after transaction.reload, which returns once Apache runs the new configuration)."""
     after = snapshot(list(before))
     changes = unintended_changes(before, after, intended)
     if changes:

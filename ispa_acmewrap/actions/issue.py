@@ -341,7 +341,7 @@ def prepare_apache(settings: Settings, console: Console, hosts: list[VirtualHost
     console.step(_("Preparing Apache for HTTP-01 challenges (backup, configtest, reload)"))
     show_edits(console, [include])
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
-    unchanged = lambda: verify.require_unchanged(before, set(without), settle=True)  # noqa: E731
+    unchanged = lambda: verify.require_unchanged(before, set(without))  # noqa: E731
     with transaction.apache_change(paths, "prepare Apache for HTTP-01 challenges", verify=unchanged) as backup:
         if add_include:
             atomic_write(paths.ispadmin_site, apache.with_include(site_text, paths))
@@ -534,7 +534,7 @@ def remove_temp_site(settings: Settings, console: Console, hosts: list[VirtualHo
     console.step(_("Removing the temporary configuration temp_isp.conf"))
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     with transaction.apache_change(settings.paths, "remove temp_isp.conf",
-                                   verify=lambda: verify.require_unchanged(before, set(names), settle=True)):
+                                   verify=lambda: verify.require_unchanged(before, set(names))):
         _remove_temp_site(settings)
 
 

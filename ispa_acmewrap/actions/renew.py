@@ -183,8 +183,7 @@ def check_served(settings: Settings, entries: list[NameCertificate]) -> str:
     try:
         if any(entry.apache_file is not None and entry.apache_file.parent != entry.live_file.parent
                for entry in installed):
-            transaction.configtest(settings.paths)
-            transaction.graceful(settings.paths)
+            transaction.reload(settings.paths)
         files = {entry.name: entry.file for entry in installed if entry.file is not None}
         verify.wait_until_served(settings, [entry.name for entry in installed], files=files)
     except (OperationFailed, CommandFailed) as error:

@@ -199,9 +199,20 @@ def module_enabled(paths: Paths, module: str) -> bool:
 
 
 def parse_pid_file(output: str) -> Path | None:
-    """The `PidFile: "..."` line of `apache2ctl -S`."""
+    """The `PidFile: "..."` line of `apache2ctl -S` (or `-t -D DUMP_RUN_CFG`)."""
+    return _run_config_path(output, "PidFile")
+
+
+def parse_error_log(output: str) -> Path | None:
+    """The main server's error log file from `Main ErrorLog: "..."` of `-t -D DUMP_RUN_CFG`;
+    None when Apache logs to syslog or a pipe, or does not say."""
+    found = _run_config_path(output, "Main ErrorLog")
+    return found if found is not None and found.is_absolute() else None
+
+
+def _run_config_path(output: str, key: str) -> Path | None:
     for line in output.splitlines():
-        match = re.match(r'^PidFile:\s+"?([^"]+?)"?\s*$', line)
+        match = re.match(rf'^{key}:\s+"?([^"]+?)"?\s*$', line)
         if match:
             return Path(match.group(1))
     return None

@@ -136,3 +136,31 @@ def test_the_command_backup_is_named_after_the_command(apache):
     with transaction.apache_change(paths, "test: install"):
         paths.temp_site.unlink()
     assert [backup.reason for backup in transaction.list_backups(paths)] == ["before ispa-cert issue (test: prepare)"]
+
+
+def test_reload_returns_once_apache_serves_the_new_configuration(apache):
+    """The first request after reload() already meets the new files (graceful returns before that)."""
+    paths = apache.paths
+    original = paths.vhost_include.read_bytes()
+    pages = paths.root / "generations"
+    pages.mkdir()
+    for generation in range(8):
+        (pages / f"{generation}.txt").write_text(f"generation {generation}\n")
+        (pages / f"{generation}.txt").chmod(0o644)
+        atomic_write(paths.vhost_include, original + f"Alias /generation {pages}/{generation}.txt\n"
+                     f"<Directory {pages}>\n  Require all granted\n</Directory>\n".encode())
+        transaction.reload(paths)
+        request = urllib.request.Request(f"http://127.0.0.1:{apache.http_port}/generation",
+                                         headers={"Host": apache.admin_name})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read() == f"generation {generation}\n".encode()
+
+
+def test_reload_without_a_readable_error_log_pauses_instead(apache, monkeypatch):
+    paths = apache.paths
+    monkeypatch.setattr(transaction.apache, "parse_error_log", lambda output: None)
+    monkeypatch.setattr(transaction, "RELOAD_SETTLE_SECONDS", 0.3)
+    slept = []
+    monkeypatch.setattr(transaction.time, "sleep", slept.append)
+    transaction.reload(paths)
+    assert 0.3 in slept
