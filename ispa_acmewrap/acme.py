@@ -38,6 +38,7 @@ _VALIDATION = re.compile(r"Verify error|Invalid status|urn:ietf:params:acme:erro
 _PROBLEM = re.compile(r'"type"\s*:\s*"urn:ietf:params:acme:error:(?P<type>\w+)"\s*,\s*'
                       r'"detail"\s*:\s*"(?P<detail>(?:[^"\\]|\\.)*)"')
 _CLIENT_SIDE = {"malformed", "badNonce", "orderNotReady"}  # acme.sh's own follow-up requests, not the cause
+_ORDER_REFUSED = re.compile(r"Error creating new order")  # the CA refused the order itself: nothing was validated
 
 
 # curl's exit codes (acme.sh logs them as "error code: N") and what they mean for reaching the CA.
@@ -90,6 +91,7 @@ class AcmeFailure:
     validation_failed: bool
     detail: str
     ca_problem: str | None = None  # the CA could not be reached or answered with an error
+    order_refused: bool = False  # the CA refused the new order itself (before any validation)
 
 
 def environment(paths: Paths) -> dict[str, str]:
@@ -156,9 +158,12 @@ def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> Command:
                    environment(paths))
 
 
-def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True) -> Command:
+def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True, replaces: bool = True) -> Command:
+    """acme.sh --renew; with replaces=False (NO_ARI=1) its order does not name the certificate it
+    replaces (RFC 9773), for a CA that refuses the order because of that name."""
     return Command([paths.acme_script, "--renew", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
-                    *_logging(paths), *(["--force"] if force else [])], environment(paths))
+                    *_logging(paths), *(["--force"] if force else [])],
+                   {**environment(paths), **({} if replaces else {"NO_ARI": "1"})})
 
 
 def upgrade_command(paths: Paths) -> Command:
@@ -266,7 +271,8 @@ def explain_failure(output: str, log_text: str = "", last_header: str = "") -> A
     problems = [(match["type"], match["detail"].replace('\\"', '"')) for match in _PROBLEM.finditer(text)]
     causes = [detail for kind, detail in problems if kind not in _CLIENT_SIDE and len(detail) > 8]
     detail = causes[0] if causes else _last_error_line(output)
-    validation_failed = bool(_VALIDATION.search(output))
+    order_refused = bool(_ORDER_REFUSED.search(output))
+    validation_failed = not order_refused and bool(_VALIDATION.search(output))
     unreachable = None if problems or validation_failed else ca_unreachable(log_text or output)
     answered = None if problems or validation_failed or unreachable else ca_error_status(log_text, last_header)
     return AcmeFailure(
@@ -274,6 +280,7 @@ def explain_failure(output: str, log_text: str = "", last_header: str = "") -> A
         validation_failed=validation_failed,
         detail=detail,
         ca_problem=unreachable or answered,
+        order_refused=order_refused,
     )
 
 

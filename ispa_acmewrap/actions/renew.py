@@ -138,6 +138,14 @@ def renew_one(settings: Settings, console: Console, name: str, ecc: bool = True)
     progress = NameProgress(console, name, first_step="renewing")
     command = acme.renew_command(settings.paths, name, force=True, ecc=ecc)
     _code, failure = run_acme_apache(settings, console, command, echo=progress.feed)
+    if failure is not None and failure.order_refused and not failure.rate_limited:
+        # acme.sh names the certificate it replaces (ARI); a CA may refuse that name, e.g. after
+        # `repair --new-account` ("requester account did not request the certificate being
+        # replaced"). A renewal must not end there: order once more without naming it.
+        log.warning("the CA refused the renewal order of %s (%s); ordering again without naming the certificate "
+                    "it replaces", name, failure.detail)
+        command = acme.renew_command(settings.paths, name, force=True, ecc=ecc, replaces=False)
+        _code, failure = run_acme_apache(settings, console, command, echo=progress.feed)
     if failure is not None:
         outcome, reason = failure_outcome(failure)
         progress.finish(_(OUTCOME_WORDS[outcome]), "error")

@@ -68,6 +68,29 @@ def test_repair_reissue_keeps_the_account_and_https_keeps_being_served(stack, is
     assert serial_served(stack, ADMIN) == serial_on_disk(paths, ADMIN)
 
 
+def test_after_a_new_account_renewals_go_on_though_the_ca_refuses_to_replace_the_old_accounts_certificates(
+        stack, ispa_cert):
+    """acme.sh's renewal names the certificate it replaces (ARI); the CA refuses that for a certificate
+    of another account. After `repair --new-account` no renewal may end there, nor count as a failed
+    validation: ispa-cert orders once more without naming it."""
+    issue_both(ispa_cert)
+    paths = stack.paths
+    serials = {name: serial_on_disk(paths, name) for name in (ADMIN, PORTAL)}
+    assert ispa_cert("repair", "--new-account", "--yes").returncode == 0
+    log_start = paths.log_file.stat().st_size
+
+    renewed = ispa_cert("renew", "--force")
+
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    log = paths.log_file.read_text()[log_start:]
+    assert "requester account did not request the certificate being replaced" in log  # the CA did refuse
+    assert "ordering again without naming the certificate it replaces" in log
+    for name in (ADMIN, PORTAL):
+        assert serial_on_disk(paths, name) != serials[name]
+        assert serial_served(stack, name) == serial_on_disk(paths, name)
+    assert not state_store.load_state(paths.state_file).failures  # nothing counted against the names
+
+
 @pytest.fixture
 def bare_ispa_cert(sandbox_root) -> ToolRunner:
     """ispa-cert on a sandbox root without the stack: for what never reaches the CA or Apache."""

@@ -58,6 +58,28 @@ def test_a_failed_validation_is_counted():
     assert failure_outcome(failure) == ("failed", "127.0.0.1: Connection refused")
 
 
+ORDER_REFUSED_OUTPUT = (
+    "[Fri Nov 27 23:10:55 UTC 2026] Renewing: 'admin.isp.example'\n"
+    "[Fri Nov 27 23:10:56 UTC 2026] Error creating new order. Le_OrderFinalize not found. "
+    '{"type": "urn:ietf:params:acme:error:unauthorized", "detail": "requester account did not request the '
+    'certificate being replaced by this order", "status": 403}\n')
+
+
+def test_an_order_the_ca_refused_validated_nothing_and_is_not_counted():
+    """After `repair --new-account` the CA refuses an order naming a certificate of the old account
+    (ARI `replaces`), with the same problem type a failed validation has: it is no failed validation."""
+    failure = acme.explain_failure(ORDER_REFUSED_OUTPUT)
+    assert failure.order_refused and not failure.validation_failed and not failure.rate_limited
+    assert failure_outcome(failure) == ("error", "requester account did not request the certificate being "
+                                                 "replaced by this order")
+    assert not acme.explain_failure(VALIDATION_OUTPUT, CURL_REFUSED_LOG).order_refused
+
+
+def test_a_renewal_without_naming_the_replaced_certificate_turns_ari_off_for_that_run(sandbox_paths):
+    assert "NO_ARI" not in acme.renew_command(sandbox_paths, "admin.isp.example", force=True).env
+    assert acme.renew_command(sandbox_paths, "admin.isp.example", force=True, replaces=False).env["NO_ARI"] == "1"
+
+
 def test_a_timeout_says_what_acme_sh_saw_until_then():
     assert timeout_message("https://ca.example/dir", 600, CURL_REFUSED_LOG) == (
         "the CA at https://ca.example/dir could not be reached (connection refused); "
