@@ -156,14 +156,15 @@ def backups_table(backups) -> str:
 
 def damaged_backup_warnings(damaged) -> list[str]:
     """One warning per backup directory whose manifest cannot be read."""
-    return [f"backup {directory.name} is skipped: {problem}; delete {directory} when it is not needed"
+    return [_("backup {id} is skipped: {problem}; delete {directory} when it is not needed").format(
+                id=directory.name, problem=problem, directory=directory)
             for directory, problem in damaged]
 
 
 def restore_summary(restored) -> str:
     if not restored.done:
-        return "Nothing was changed."
-    return f"Backup {restored.backup.id} restored; Apache reloaded."
+        return _("Nothing was changed.")
+    return _("Backup {id} restored; Apache reloaded.").format(id=restored.backup.id)
 
 
 # --- renew, cron, upgrade, repair ----------------------------------------------------------

@@ -6,7 +6,6 @@ HTTPS answer as its HTTP does, and its challenge URL over plain HTTP."""
 from __future__ import annotations
 
 import hashlib
-import http.client
 import secrets
 import socket
 import ssl
@@ -102,6 +101,7 @@ class Probe:
 
 def fetch(probe: Probe, path: str = "/", timeout: float = 5.0) -> Answer:
     """GET path from probe.address:probe.port, speaking to probe.name (Host, SNI); no redirects followed."""
+    import http.client  # here, not at the top: status and doctor's certificate checks never fetch a page
     if probe.tls:
         context = ssl.create_default_context()
         context.check_hostname = False

@@ -21,7 +21,6 @@ from ..acme import HeldCertificate
 from ..apache import VirtualHost
 from ..certs import CertificateInfo, read_certificate
 from ..errors import CommandFailed, IspaError, OperationFailed, PreconditionMissing
-from ..errors import IspaError, OperationFailed
 from ..i18n import _, english
 from ..names import ROLES
 from ..paths import Paths

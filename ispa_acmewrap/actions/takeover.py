@@ -59,19 +59,18 @@ def install(settings: Settings, schedule: str | None, console: Console | None = 
     paths = settings.paths
     others = crontab.other_renewal_jobs(paths)
     legacy = [entry for entry in crontab.read_entries(paths.crontab) if entry.legacy]
-    adopted: list[str] = []
+    adopted: tuple[str, ...] = ()
     if legacy or others:
-        record = state_store.load_state(paths.state_file)
-        _renewed, left = renewal_candidates(settings, record)
-        names = tuple(entry.name for entry in left)
-        if names and not _adopt(console, names, adopt):
-            return Takeover(None, left_alone=names)
-        if names:
-            state_store.save_state(paths.state_file, state_store.with_adopted(record, names))
-            adopted = list(names)
+        _renewed, left = renewal_candidates(settings, state_store.load_state(paths.state_file))
+        adopted = tuple(entry.name for entry in left)
+        if adopted and not _adopt(console, adopted, adopt):
+            return Takeover(None, left_alone=adopted)
     change = crontab.install(paths.crontab, crontab.default_command(settings.paths), schedule,
-                             shortest_lifetime(settings))
-    return _disable_others(settings, console, Takeover(change, adopted=tuple(adopted)), others)
+                             shortest_lifetime(settings))  # a bad schedule stops here: nothing adopted yet
+    if adopted:
+        state_store.save_state(paths.state_file,
+                               state_store.with_adopted(state_store.load_state(paths.state_file), adopted))
+    return _disable_others(settings, console, Takeover(change, adopted=adopted), others)
 
 
 def _adopt(console: Console, names: tuple[str, ...], adopt: bool) -> bool:

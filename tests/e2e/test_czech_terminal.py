@@ -24,6 +24,7 @@ def czech_issue(sandbox_root, apache, dns_server):
     """Starts `issue -a` in Czech on a pty against the sandbox; yields a starter, stops what is left."""
     started: list[TerminalSession] = []
     environment = {"LANG": "cs_CZ.UTF-8", "ISPA_ROOT": str(sandbox_root), "ISPA_DNS_SERVER": dns_server.dns_server,
+                   "ISPA_ACME_SERVER": "https://127.0.0.1:9/dir",  # never a real CA, whatever the answers
                    **apache.tool_env()}
 
     def start() -> TerminalSession:

@@ -118,6 +118,12 @@ def test_cron_takeover_never_abandons_a_renewal(legacy, tool, stack):
     assert stack.paths.crontab.read_bytes() == crontab_before
     assert "#disabled" not in legacy.root_crontab.read_text()
 
+    bad_schedule = tool("cron", "install", "--adopt", "--yes", "--schedule", "every sunday")
+
+    assert bad_schedule.returncode == 2, bad_schedule.stdout + bad_schedule.stderr
+    assert state_store.load_state(stack.paths.state_file).adopted == ()  # refused: nothing adopted
+    assert stack.paths.crontab.read_bytes() == crontab_before
+
     adopted = tool("cron", "install", "--adopt", "--yes")
 
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr

@@ -17,7 +17,7 @@ from ispa_acmewrap.lock import exclusive
 from ispa_acmewrap.paths import Paths
 from tests.conftest import ispa_cert_executable
 
-DEAD_PID = 4_194_000  # above any pid this machine hands out
+DEAD_PID = 4_194_304  # PID_MAX_LIMIT: no process ever has this pid
 
 
 @pytest.fixture

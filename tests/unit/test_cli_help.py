@@ -51,10 +51,10 @@ def test_every_command_has_examples(command):
     assert re.search(r"^  Examples?:$", help_of(*command), re.M)
 
 
-def test_the_test_stacks_options_are_hidden_but_accepted():
+def test_the_test_stacks_options_are_hidden_but_accepted(tmp_path):
     text = help_of("issue")
     assert "--server" not in text.replace("--server-ip", "") and "--ca-bundle" not in text
-    result = CliRunner().invoke(app, ["issue", "-a", "--server", "ftp://ca.invalid/dir"])
+    result = CliRunner().invoke(app, ["--root", str(tmp_path), "issue", "-a", "--server", "ftp://ca.invalid/dir"])
     assert result.exit_code == 2
     assert "No such option" not in result.output
     assert "https://HOST/" in result.stderr  # the value was read and refused by the settings check

@@ -12,6 +12,11 @@ RELOADED = b"[mpm_event:notice] [pid 7] AH00489: Apache/2.4.66 (Debian) configur
 EARLIER = b"[core:notice] [pid 7] AH00094: Command line: '/usr/sbin/apache2'\n"
 
 
+def append(log, line):
+    with log.open("ab") as stream:  # as Apache writes: appended, never the file rewritten
+        stream.write(line)
+
+
 def wait(log, start, timeout=2.0):
     return transaction._logged_since(log, start, transaction._RELOADED, timeout)
 
@@ -20,7 +25,7 @@ def test_a_line_written_after_the_reload_ends_the_wait(tmp_path):
     log = tmp_path / "error.log"
     log.write_bytes(RELOADED + EARLIER)  # an earlier reload: not this one
     start = log.stat().st_size
-    writer = threading.Timer(0.3, lambda: log.write_bytes(log.read_bytes() + RELOADED))
+    writer = threading.Timer(0.3, append, (log, RELOADED))
     began = time.monotonic()
     writer.start()
     assert wait(log, start)
