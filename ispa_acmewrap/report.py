@@ -485,8 +485,9 @@ def doctor_summary(report) -> str:
         text = f"{len(report.findings)} checks OK"
         if report.expiries:
             soonest = min(report.expiries, key=lambda e: e.renewal_due_at)
-            text += (f"; {len(report.expiries)} certificates, next renewal {soonest.renewal_due_at:%Y-%m-%d} "
-                     f"({soonest.name})")
+            count = len(report.expiries)
+            text += (f"; {count} certificate{'s' if count != 1 else ''}, next renewal "
+                     f"{soonest.renewal_due_at:%Y-%m-%d} ({soonest.name})")
     else:
         order = (Severity.CRIT, Severity.WARN, Severity.UNKNOWN)
         words = ("critical", "warning", "unknown")

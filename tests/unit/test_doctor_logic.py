@@ -82,6 +82,12 @@ def test_ok_line_names_the_next_renewal_and_carries_perfdata():
                     "| 'admin.example.net'=80d;30:;7: 'portal.example.net'=70d;30:;7:")
 
 
+def test_one_certificate_is_one_certificate():
+    expiries = (health.expiry("admin.example.net", certificate(10), NOW),)
+    line = report.plugin_line(doctor_report(Finding("a", OK, "fine"), expiries=expiries))
+    assert "; 1 certificate, next renewal 2026-" in line
+
+
 def test_problem_line_counts_and_lists_the_worst_first():
     result = doctor_report(
         Finding("cron", WARN, "legacy line", "ispa-cert cron install"),
