@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from enum import Enum
 
 import dns.exception
 import dns.rdata
@@ -25,7 +24,7 @@ import dns.resolver
 from . import runner
 from .command import Command
 from .errors import BadInput, PreconditionMissing
-from .i18n import N_, _
+from .i18n import N_, Worded, _
 from .names import split_host_port  # noqa: F401 - also dns.split_host_port for callers
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ MAX_WORKERS = 64
 Key = tuple[str, str]  # (name, record type)
 
 
-class Verdict(Enum):
+class Verdict(Worded):
     OK = N_("ok")
     ELSEWHERE = N_("points elsewhere")
     NXDOMAIN = N_("does not exist")
@@ -47,11 +46,6 @@ class Verdict(Enum):
     TIMEOUT = N_("timeout")
     AAAA_ELSEWHERE = N_("AAAA points elsewhere")
     CAA_FORBIDS = N_("CAA forbids Let's Encrypt")
-
-    @property
-    def label(self) -> str:
-        """The verdict in the administrator's language (the value stays English for --json)."""
-        return _(self.value)
 
 
 

@@ -20,6 +20,7 @@ import gettext
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,15 @@ def ngettext(singular: str, plural: str, count: int) -> Text:
 def N_(message: str) -> str:
     """Mark a constant for the catalogue; translate it with `_()` where it is shown."""
     return message
+
+
+class Worded(Enum):
+    """An Enum whose values are English words marked with N_: `.value` for --json and the log,
+    `.label` in the administrator's language."""
+
+    @property
+    def label(self) -> str:
+        return _(self.value)
 
 
 def language() -> str:

@@ -17,7 +17,6 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -25,7 +24,7 @@ import dns.exception
 import dns.resolver
 
 from .dns import make_resolver
-from .i18n import N_, _, english
+from .i18n import N_, Worded, _, english
 from .paths import CHALLENGE_URL_PATH
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ EXEMPT_HINT = N_(": exempt {path}/ from the vhost's redirect, or make the target
 USER_AGENT = "ispa-cert self-test (like Let's Encrypt's validation)"
 
 
-class SelfTestVerdict(Enum):
+class SelfTestVerdict(Worded):
     SERVED = N_("served")
     REDIRECT_TO_HTTPS_OK = N_("redirected to HTTPS, served there")
     UNREACHABLE = N_("unreachable")
@@ -48,11 +47,6 @@ class SelfTestVerdict(Enum):
     HTTP_ERROR = N_("HTTP error")
     REDIRECT_BROKEN = N_("broken redirect")
     NO_ADDRESS = N_("no address")
-
-    @property
-    def label(self) -> str:
-        """The verdict in the administrator's language (the value stays English for --json)."""
-        return _(self.value)
 
 
 GOOD = frozenset({SelfTestVerdict.SERVED, SelfTestVerdict.REDIRECT_TO_HTTPS_OK})
