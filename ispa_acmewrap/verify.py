@@ -172,12 +172,13 @@ def require_unchanged(before: dict[Probe, Answer], intended: set[str]) -> None:
 
 # --- after an install: every name answers HTTPS as it answers HTTP ---------------------
 
-def site_problems(settings: Settings, name: str, addresses: list[str]) -> list[str]:
-    """Why HTTPS of name is not right (empty when it is), checked on the wire."""
-    http_probe = Probe(name, LOCAL_ADDRESS, settings.http_port, False)
+def site_problems(settings: Settings, name: str, addresses: list[str], http_address: str = LOCAL_ADDRESS) -> list[str]:
+    """Why HTTPS of name is not right (empty when it is), checked on the wire. `addresses`: where
+    its HTTPS vhosts are reached; `http_address`: where its port-80 vhost is (one bound to an address)."""
+    http_probe = Probe(name, http_address, settings.http_port, False)
     problems = [problem for address in addresses
                 for problem in _https_problems(settings, name, address, http_probe)]
-    return problems + _challenge_problems(settings, name)
+    return problems + _challenge_problems(settings, http_probe)
 
 
 def _https_problems(settings: Settings, name: str, address: str, http_probe: Probe) -> list[str]:
@@ -204,19 +205,19 @@ def _https_problems(settings: Settings, name: str, address: str, http_probe: Pro
     return []
 
 
-def _challenge_problems(settings: Settings, name: str) -> list[str]:
+def _challenge_problems(settings: Settings, http_probe: Probe) -> list[str]:
     token = "ispa-cert-check-" + secrets.token_hex(8)
     path = settings.paths.challenge_dir / token
     settings.paths.challenge_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(token)
     path.chmod(0o644)
     try:
-        answer = fetch(Probe(name, LOCAL_ADDRESS, settings.http_port, False), f"{CHALLENGE_URL_PATH}/{token}")
+        answer = fetch(http_probe, f"{CHALLENGE_URL_PATH}/{token}")
     finally:
         path.unlink(missing_ok=True)
     if answer.status != 200 or answer.digest != hashlib.sha256(token.encode()).hexdigest():
         return [_("{url} answers {answer} instead of the token (renewals would fail)").format(
-            url=f"http://{name}{CHALLENGE_URL_PATH}/…", answer=answer.describe())]
+            url=f"http://{http_probe.name}{CHALLENGE_URL_PATH}/…", answer=answer.describe())]
     return []
 
 
@@ -238,9 +239,11 @@ def _path_of(location: str | None) -> str | None:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def require_sites_right(settings: Settings, targets: dict[str, list[str]]) -> None:
+def require_sites_right(settings: Settings, targets: dict[str, list[str]],
+                        http_addresses: Mapping[str, str] | None = None) -> None:
     """Raise OperationFailed unless every name answers right over HTTPS (see site_problems)."""
-    problems = [problem for name, addresses in targets.items() for problem in site_problems(settings, name, addresses)]
+    problems = [problem for name, addresses in targets.items()
+                for problem in site_problems(settings, name, addresses, (http_addresses or {}).get(name, LOCAL_ADDRESS))]
     if problems:
         raise OperationFailed(_("after the reload: {problems}").format(problems=join("; ", problems)),
                               hint=_("the HTTPS vhost differs from the port-80 one; compare them (the diff above), "

@@ -500,12 +500,14 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     console.step(_("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)"))
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     targets = {name: plans[name].addresses for name in names}
+    http_addresses = {name: host.connect_address for name in names
+                      if (host := apache.find_vhost(hosts, name, settings.http_port)) is not None}
     intended = set(plans)
 
     def check() -> None:  # the new certificates served first: then the reload has taken effect
         verify.wait_until_served(settings, names)
         verify.require_unchanged(before, intended)
-        verify.require_sites_right(settings, targets)
+        verify.require_sites_right(settings, targets, http_addresses)
 
     with transaction.apache_change(paths, f"install certificates for {', '.join(names)}", verify=check,
                                    files=[edit.path for edit in edits]):

@@ -133,7 +133,7 @@ def _check_name(stack: Stack, name: str, run: dict) -> None:
     for address in run.get("served_on", ["127.0.0.1"]):
         served = certs.served_certificate(address, stack.apache.https_port, name)
         assert served is not None and served.fingerprint_sha256 == on_disk.fingerprint_sha256, (name, address)
-    status, location, body = _get(stack, name)
+    status, location, body = _get(stack, name, address=run.get("http_address", "127.0.0.1"))
     if location and location.startswith(f"https://{name}"):  # port 80 sends visitors to HTTPS
         secure = _get(stack, name, _path(location) or "/", tls=True)
         assert secure[0] == 200 and not (secure[1] or "").startswith(f"https://{name}"), secure[:2]
