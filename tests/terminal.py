@@ -89,15 +89,25 @@ class TerminalSession:
     def type_line(self, text: str) -> None:
         os.write(self.fd, text.encode() + b"\r")
 
-    def interrupt(self) -> None:
+    def interrupt(self, at_question: bool = True) -> None:
         """Ctrl-C as the terminal sends it: the line discipline turns it into SIGINT for the foreground group.
 
-        After a person's reaction time: Python's input() prints the prompt before it starts reading,
-        and a SIGINT that lands in between is only acted on when the read returns (a test that
-        presses Ctrl-C within microseconds of the prompt can wait forever; a person cannot).
+        At a question, only once ispa-cert reads the terminal: Python's input() prints the prompt
+        before it starts reading, and a SIGINT that lands in between is only acted on when the read
+        returns (a test that presses Ctrl-C within microseconds of the prompt can wait forever; a
+        person cannot). The kernel says when the process sleeps in the terminal's read.
         """
-        time.sleep(0.5)
+        if at_question:
+            end = time.monotonic() + 10.0
+            while not self._reading_the_terminal() and time.monotonic() < end:
+                time.sleep(0.02)
         os.write(self.fd, b"\x03")
+
+    def _reading_the_terminal(self) -> bool:
+        try:
+            return Path(f"/proc/{self.pid}/wchan").read_text().strip() == "wait_woken"  # n_tty_read's wait
+        except OSError:
+            return False
 
     # --- the end -------------------------------------------------------------------------
 
@@ -111,6 +121,15 @@ class TerminalSession:
         os.close(self.fd)
         self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
+
+    def finished(self, expected: int, fits: bool = True) -> str:
+        """Wait for the end; check the exit code, that every line fits (unless not `fits`) and that
+        no traceback was shown; return the screen without colour."""
+        code = self.wait()
+        assert code == expected, self.plain
+        assert not fits or self.too_wide() == [], self.plain
+        assert "Traceback" not in self.plain
+        return "\n".join(self.screen_lines())
 
     def stop(self) -> None:
         if self.returncode is not None:

@@ -44,15 +44,6 @@ def _to_the_dns_question(session: TerminalSession) -> None:
     session.expect(re.escape("Jsou DNS záznamy správné? [a/N] "))
 
 
-def _finished(session: TerminalSession, expected: int) -> str:
-    """The exit code, every line within 100 columns, no traceback; the screen without colour."""
-    code = session.wait()
-    assert code == expected, session.plain
-    assert session.too_wide() == [], session.plain
-    assert "Traceback" not in session.plain
-    return "\n".join(session.screen_lines())
-
-
 def test_czech_questions_an_unknown_answer_and_ctrl_c(czech_issue):
     session = czech_issue()
     _to_the_dns_question(session)
@@ -61,7 +52,7 @@ def test_czech_questions_an_unknown_answer_and_ctrl_c(czech_issue):
     session.type_line("x")
     session.expect(re.escape("Odpovězte prosím a (ano), nebo n (ne)."))
     session.interrupt()
-    shown = _finished(session, 130)
+    shown = session.finished(130)
     assert shown.rstrip().splitlines()[-1] == "přerušeno"
 
 
@@ -70,7 +61,7 @@ def test_czech_no_stops_before_anything_changes(czech_issue, sandbox_paths):
     session = czech_issue()
     _to_the_dns_question(session)
     session.type_line("n")
-    shown = " ".join(_finished(session, 3).split())
+    shown = " ".join(session.finished(3).split())
     assert "chyba: zastaveno: nejdřív je třeba opravit DNS záznamy; nic nebylo změněno" in shown
     assert "nápověda: opravte záznamy A/AAAA (a CAA) u svého poskytovatele DNS" in shown
     assert not sandbox_paths.acme_home.exists() and sandbox_paths.vhost_include.read_bytes() == include

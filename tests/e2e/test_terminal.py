@@ -39,22 +39,24 @@ def stack(module_stack):
     return module_stack
 
 
-def session(stack, args: list[str], **env: str) -> TerminalSession:
-    return TerminalSession(args, {**stack.tool_env(), **env}, columns=COLUMNS)
+@pytest.fixture
+def session(stack):
+    """Starts ispa-cert on a pty against the module's stack; a session a failed test left running is
+    stopped (it may hold the run lock at a question, which would stall every later test)."""
+    started: list[TerminalSession] = []
+
+    def start(args: list[str], **env: str) -> TerminalSession:
+        started.append(TerminalSession(args, {**stack.tool_env(), **env}, columns=COLUMNS))
+        return started[-1]
+
+    yield start
+    for screen in started:
+        screen.stop()
 
 
-def finished(screen: TerminalSession, expected: int, fits: bool = True) -> str:
-    """Wait for the end; check the exit code and that every line fits; return the screen without colour."""
-    code = screen.wait()
-    assert code == expected, screen.plain
-    assert not fits or screen.too_wide() == [], screen.plain
-    assert "Traceback" not in screen.plain
-    return "\n".join(screen.screen_lines())
-
-
-def test_dns_no_then_yes_then_decline_then_install(stack):
+def test_dns_no_then_yes_then_decline_then_install(stack, session):
     # 1. the names are typed (one pasted as a URL); the DNS question answered n
-    first = session(stack, FIRST_RUN)
+    first = session(FIRST_RUN)
     first.expect(r"Domain name of the ISPadmin administration interface: ")
     first.type_line(f"https://{ADMIN}/login")
     first.expect(r"Domain name of the client portal: ")
@@ -62,14 +64,14 @@ def test_dns_no_then_yes_then_decline_then_install(stack):
     first.expect(r"Are the DNS records correct\? \[y/N\] ")
     assert f"{ADMIN}   127.0.0.1" in first.plain  # the URL was reduced to its host name
     first.type_line("n")
-    shown = finished(first, 3)
+    shown = first.finished(3)
     assert "error: stopped: the DNS records are to be fixed first" in shown
     assert "\x1b[1;31merror:\x1b[0m" in first.text  # red on a terminal
     record = state_store.load_state(stack.paths.state_file)  # offered next time, not on record
     assert (record.typed, record.roles) == ({"admin": ADMIN, "client": PORTAL}, {})
 
     # 2. the names are offered again; DNS y; one progress line per name; the install declined
-    second = session(stack, FIRST_RUN)
+    second = session(FIRST_RUN)
     second.expect(rf"interface \[{re.escape(ADMIN)}\]: ")
     second.type_line("")
     second.expect(rf"client portal \[{re.escape(PORTAL)}\]: ")
@@ -88,7 +90,7 @@ def test_dns_no_then_yes_then_decline_then_install(stack):
     assert not RAW_ACME.search(second.plain[:question.start()]), second.plain
     assert "acme-challenge/" not in second.plain  # the self-test's token URL only with -v
     second.type_line("n")
-    shown = finished(second, 0)
+    shown = second.finished(0)
     summary = shown[shown.rindex("name  "):]
     for name in (ADMIN, PORTAL):
         assert re.search(rf"^{re.escape(name)}\s+\w+\s+issued\s+\d{{4}}-\d\d-\d\d \d\d:\d\d UTC$", summary, re.M), summary
@@ -99,47 +101,47 @@ def test_dns_no_then_yes_then_decline_then_install(stack):
     assert not stack.paths.live(ADMIN).cert.exists()
 
     # 3. the command the summary named installs them
-    third = session(stack, shlex.split(rerun)[1:])
+    third = session(shlex.split(rerun)[1:])
     third.expect(r"Are the DNS records correct\? \[y/N\] ")
     third.type_line("y")
     third.expect(r"Install the certificates into the Apache configuration\? \[Y/n\] ")
     third.type_line("y")
-    shown = finished(third, 0)
+    shown = third.finished(0)
     last = shown.strip().splitlines()[-1]
     assert last == f"done: {ADMIN}, {PORTAL} now answer over HTTPS."
     assert "\x1b[1;32mdone:\x1b[0m" in third.text
     assert serial_served(stack, ADMIN) == serial_on_disk(stack.paths, ADMIN)
 
 
-def test_ctrl_c_while_acme_sh_works_rolls_back(stack):
+def test_ctrl_c_while_acme_sh_works_rolls_back(stack, session):
     before = serial_on_disk(stack.paths, ADMIN)
     main_config = stack.paths.apache_main_config.read_bytes()
-    screen = session(stack, ["issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--force", "--yes"])
+    screen = session(["issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--force", "--yes"])
     screen.expect(rf"^{re.escape(ADMIN)}: ordering… ", timeout=120)
-    screen.interrupt()
-    shown = finished(screen, 130)
+    screen.interrupt(at_question=False)
+    shown = screen.finished(130)
     assert shown.rstrip().endswith("interrupted"), shown
     assert stack.paths.apache_main_config.read_bytes() == main_config
     assert serial_on_disk(stack.paths, ADMIN) == before == serial_served(stack, ADMIN)
 
 
-def test_ctrl_c_at_a_question_changes_nothing(stack):
+def test_ctrl_c_at_a_question_changes_nothing(stack, session):
     include = stack.paths.vhost_include.read_bytes()
-    screen = session(stack, ["issue", "-d", "--server-ip", "127.0.0.1"])
+    screen = session(["issue", "-d", "--server-ip", "127.0.0.1"])
     screen.expect(r"Domain name of the dealer portal: ")
     screen.interrupt()
-    shown = finished(screen, 130)
+    shown = screen.finished(130)
     assert shown.rstrip().endswith("interrupted"), shown
     assert stack.paths.vhost_include.read_bytes() == include
 
 
-def test_dns_elsewhere_confirmed_anyway_is_blamed_on_dns_once(stack):
+def test_dns_elsewhere_confirmed_anyway_is_blamed_on_dns_once(stack, session):
     stack.dns.set_a(PORTAL, ["192.0.2.44"])
     try:
-        screen = session(stack, ["issue", "-c", "--client-domain", PORTAL, "--server-ip", "127.0.0.1"])
+        screen = session(["issue", "-c", "--client-domain", PORTAL, "--server-ip", "127.0.0.1"])
         screen.expect(r"Are the DNS records correct\? \[y/N\] ")
         screen.type_line("y")
-        shown = finished(screen, 3)
+        shown = screen.finished(3)
     finally:
         stack.dns.clear_a(PORTAL)
     assert f"error: not sent to the CA: {PORTAL}: DNS: points elsewhere (192.0.2.44)" in shown
@@ -147,14 +149,14 @@ def test_dns_elsewhere_confirmed_anyway_is_blamed_on_dns_once(stack):
     assert " ".join(shown.split()).count("change the A record") == 1  # the advice once, with the DNS check
 
 
-def test_colour_only_on_a_terminal_and_output_that_fits(stack):
-    coloured = session(stack, ["status"])
-    shown = finished(coloured, 0)
+def test_colour_only_on_a_terminal_and_output_that_fits(stack, session):
+    coloured = session(["status"])
+    shown = coloured.finished(0)
     assert re.search(rf"^{re.escape(ADMIN)} .* yes$", shown, re.M)
     assert "\x1b[32myes\x1b[0m" in coloured.text
 
-    plain = session(stack, ["status"], NO_COLOR="1")
-    finished(plain, 0)
+    plain = session(["status"], NO_COLOR="1")
+    plain.finished(0)
     assert not ANSI.search(plain.text)
 
     piped = subprocess.run([ispa_cert_executable(), "status"], env={**os.environ, **stack.tool_env()},
@@ -173,22 +175,22 @@ def test_a_closed_pipe_ends_the_output_quietly(stack):
     assert (closed.returncode, closed.stderr) == (0, "")
 
 
-def test_verbose_streams_acme_sh(stack):
-    screen = session(stack, ["-v", "issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes"])
-    shown = finished(screen, 0, fits=False)  # programs' own lines are shown as they are
+def test_verbose_streams_acme_sh(stack, session):
+    screen = session(["-v", "issue", "-a", "--admin-domain", ADMIN, "--server-ip", "127.0.0.1", "--yes"])
+    shown = screen.finished(0, fits=False)  # programs' own lines are shown as they are
     assert RAW_ACME.search(shown), shown
     assert re.search(rf"^{re.escape(ADMIN)}: kept: the current certificate is valid until \d{{4}}-\d\d-\d\d", shown,
                      re.M), shown
 
 
-def test_a_stopped_apache_is_named_first_and_never_started(stack):
+def test_a_stopped_apache_is_named_first_and_never_started(stack, session):
     stack.apache.stop()
     try:
-        issue = session(stack, FIRST_RUN)
-        shown = finished(issue, 3)
+        issue = session(FIRST_RUN)
+        shown = issue.finished(3)
         assert shown.startswith("error: Apache is not running"), shown  # before any question
-        renewed = session(stack, ["renew", "--force"])
-        shown = finished(renewed, 3)
+        renewed = session(["renew", "--force"])
+        shown = renewed.finished(3)
         assert "error: Apache is not running" in shown and "never starts an Apache" in shown
         assert stack.apache.pid() is None
     finally:
