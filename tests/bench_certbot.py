@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 VENV = Path(__file__).resolve().parent.parent / ".cache" / "certbot-venv"
+CERTBOT = "certbot==5.8.0"  # pinned: the ratios the benchmark prints compare against this version
 
 
 def certbot_executable() -> Path:
@@ -24,7 +25,7 @@ def certbot_executable() -> Path:
     certbot = VENV / "bin" / "certbot"
     if not certbot.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "certbot"],
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", CERTBOT],
                        check=True)
     return certbot
 

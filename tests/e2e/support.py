@@ -95,9 +95,11 @@ class SiteWatch:
     def fetch(self, name: str) -> SiteAnswer:
         phase = self.phase
         try:
-            der, response = self.stack.https_get(name)
-        except OSError as error:  # refused, reset, TLS or verification failure
+            return self._answer(phase, name, *self.stack.https_get(name))
+        except Exception as error:  # refused, reset, TLS failure, an unreadable answer: recorded, never lost
             return SiteAnswer(phase, name, error=f"{type(error).__name__}: {error}")
+
+    def _answer(self, phase: str, name: str, der: bytes, response: bytes) -> SiteAnswer:
         head, _, body = response.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         if not lines[0].startswith("HTTP/") or len(lines[0].split()) < 2:

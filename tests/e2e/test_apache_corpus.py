@@ -15,11 +15,10 @@ import re
 import shutil
 import socket
 import ssl
-import time
 
 import pytest
 
-from ispa_acmewrap import certs
+from ispa_acmewrap import certs, transaction
 from tests.apache_trees import TreeLayer, cases, fingerprint, substitute
 from tests.conftest import ToolRunner
 from tests.stack import Stack, make_sandbox
@@ -34,19 +33,6 @@ def corpus_stack():
     yield running, TreeLayer(running.apache)
     running.stop()
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _reload(stack: Stack) -> None:
-    """Graceful reload, waiting until Apache says it runs the new configuration."""
-    log = stack.apache.error_log
-    count = log.read_text(errors="replace").count("resuming normal operations") if log.exists() else 0
-    stack.apache.ctl("graceful")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if log.read_text(errors="replace").count("resuming normal operations") > count:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the sandbox Apache did not finish its graceful reload")
 
 
 def _get(stack: Stack, name: str, path: str = "/", tls: bool = False, address: str = "127.0.0.1"):
@@ -83,7 +69,7 @@ def _answers(stack: Stack, names: list[str]) -> dict[str, int]:
 def test_tree(corpus_stack, case):
     stack, layer = corpus_stack
     layer.apply(case)
-    _reload(stack)
+    transaction.reload(stack.paths)  # returns once Apache runs the new configuration
     ispa_cert = ToolRunner(stack.tool_env())
     for run in case.runs:
         _check_run(stack, ispa_cert, case, run)

@@ -112,6 +112,7 @@ def scratch():
     stale.write_text("raise SystemExit('a module removed from the source was installed')\n")
     state.installed = state.make("install")
     yield state
+    stale.unlink(missing_ok=True)  # left in the checkout when make install failed before it cleared build/
     shutil.rmtree(base, ignore_errors=True)
 
 
