@@ -91,7 +91,7 @@ def recover_interrupted(settings: Settings) -> None:
 
 def report_pending_change(settings: Settings) -> None:
     """Read-only commands never act on an interrupted change: they only say it is there."""
-    from .transaction import list_backups, pending_change
+    from .transaction import marked_backup, pending_change
 
     if not settings.paths.pending_marker.exists():
         return
@@ -99,7 +99,7 @@ def report_pending_change(settings: Settings) -> None:
     if marker is None:
         return
     backup = marker.get("backup")
-    if backup and backup in {found.id for found in list_backups(settings.paths)}:
+    if backup and marked_backup(settings.paths, marker) is not None:
         then = _("restores backup {id} first").format(id=backup)
     elif backup:
         then = _("finds its backup {id} gone: it keeps the current configuration if Apache accepts it, "

@@ -177,8 +177,16 @@ def _load(directory: Path) -> Backup:
 
 
 def _prune(paths: Paths) -> None:
-    for old in list_backups(paths)[KEEP_BACKUPS:]:
+    """Keep the newest KEEP_BACKUPS backups, and the step backups (kept after a failed rollback or a
+    killed run) only as long as their command's backup is kept."""
+    every = list_backups(paths, steps=True)
+    kept = {backup.id for backup in every if not backup.step_of}
+    for old in [backup for backup in every if not backup.step_of][KEEP_BACKUPS:]:
+        kept.discard(old.id)
         shutil.rmtree(old.directory, ignore_errors=True)
+    for step in every:
+        if step.step_of and step.step_of not in kept:
+            shutil.rmtree(step.directory, ignore_errors=True)
 
 
 def restore_files(backup: Backup) -> None:
@@ -374,15 +382,21 @@ def recover(paths: Paths) -> str | None:
     if not marker.get("backup"):
         paths.pending_marker.unlink(missing_ok=True)
         return _("an interrupted Apache change left an unreadable marker; it was removed")
-    backup = next((found for found in list_backups(paths) if found.id == marker["backup"]), None)
+    backup = marked_backup(paths, marker)
     if backup is None:
         return _recover_without_backup(paths, marker)
     restore_files(backup)
     reload(paths)
     paths.pending_marker.unlink(missing_ok=True)
+    _drop_step(backup)  # a step backup served only this step
     return _("an earlier run was interrupted while changing Apache ({reason}); "
              "the configuration from backup {id} was restored and Apache reloaded").format(
                  reason=marker.get("reason"), id=backup.id)
+
+
+def marked_backup(paths: Paths, marker: dict) -> Backup | None:
+    """The backup an interrupted change's marker names: also a step backup (a later change of its command)."""
+    return next((found for found in list_backups(paths, steps=True) if found.id == marker.get("backup")), None)
 
 
 def _recover_without_backup(paths: Paths, marker: dict) -> str:

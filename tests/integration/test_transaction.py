@@ -3,6 +3,7 @@ the previous files come back byte for byte and Apache keeps serving (real Apache
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,57 @@ def test_run_killed_between_backup_and_reload_is_recovered_by_the_next_command(a
     assert not paths.pending_marker.exists()
     assert apache.ctl("configtest", check=False).returncode == 0
     assert page(apache, apache.admin_name) == b"<h1>admin.ispa.test</h1>\n"
+
+
+KILLED_IN_SECOND_CHANGE = textwrap.dedent("""
+    import os, signal, sys
+    from ispa_acmewrap.paths import Paths
+    from ispa_acmewrap.transaction import apache_change
+    from ispa_acmewrap.files import atomic_write
+    paths = Paths.from_root(sys.argv[1])
+    with apache_change(paths, "prepare"):
+        atomic_write(paths.temp_site, "# temporary\\n")
+    with apache_change(paths, "install killed half-way"):
+        atomic_write(paths.vhost_include, "# half-written, yet Apache accepts it\\n")
+        paths.temp_site.unlink()
+        os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_run_killed_in_its_second_change_is_recovered_from_that_step_backup(apache):
+    """issue's install runs after its prepare step: the marker names the install's step backup, which
+    must be found (not taken for a lost backup whose half-written configuration is kept)."""
+    paths = apache.paths
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_SECOND_CHANGE, str(paths.root)], capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    step = transaction.list_backups(paths, steps=True)[0]
+    assert step.step_of and json.loads(paths.pending_marker.read_text())["backup"] == step.id
+    after_prepare = {entry.path: (step.directory / entry.stored).read_bytes() if entry.stored else None
+                     for entry in step.entries}
+    assert after_prepare[str(paths.temp_site)] == b"# temporary\n"
+
+    env = {**os.environ, **apache.tool_env()}
+    listed = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "backups", "list"],
+                            capture_output=True, text=True, env=env)
+    assert f"restores backup {step.id} first" in listed.stderr, listed.stderr
+    result = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "renew"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"from backup {step.id} was restored" in result.stderr, result.stderr
+    assert files_of(paths) == after_prepare
+    assert not paths.pending_marker.exists() and not step.directory.exists()
+
+
+def test_step_backups_left_behind_go_with_their_command_backup(sandbox_paths):
+    """A step backup a failed rollback or a killed run left behind is pruned once its command's backup is."""
+    paths = sandbox_paths
+    command = transaction.create_backup(paths, "test: command")
+    step = transaction.create_backup(paths, "test: step", step_of=command.id)
+    for number in range(transaction.KEEP_BACKUPS - 1):
+        transaction.create_backup(paths, f"test {number}")
+    assert step.directory.exists()  # its command backup is still kept
+    transaction.create_backup(paths, "test: one more")
+    assert not command.directory.exists() and not step.directory.exists()
 
 
 def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
