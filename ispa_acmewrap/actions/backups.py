@@ -31,7 +31,7 @@ def list_all(settings: Settings) -> BackupListing:
 def restore(settings: Settings, console: Console, backup_id: str | None) -> Restored:
     """Put the Apache files of a backup (default: the newest) back, then configtest and reload.
 
-    The current files are backed up first; if Apache rejects the restored configuration, they are put back
+    The current files (also the administrator's own ones the backup holds) are backed up first; if Apache rejects the restored configuration, they are put back
     (OperationFailed). BadInput for an unknown id. Runs under the lock (cli.py).
     """
     backup = find_backup(settings.paths, backup_id)
@@ -39,6 +39,7 @@ def restore(settings: Settings, console: Console, backup_id: str | None) -> Rest
                                                                                           reason=backup.reason),
                            default=True):
         return Restored(backup, done=False)
-    with apache_change(settings.paths, f"restore backup {backup.id}"):
+    with apache_change(settings.paths, f"restore backup {backup.id}",
+                       files=[Path(entry.path) for entry in backup.entries]):
         restore_files(backup)
     return Restored(backup, done=True)

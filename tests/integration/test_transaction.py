@@ -149,6 +149,26 @@ def test_step_backups_left_behind_go_with_their_command_backup(sandbox_paths):
     assert not command.directory.exists() and not step.directory.exists()
 
 
+def test_a_rolled_back_restore_puts_the_administrators_own_files_back_too(apache):
+    """An install backup holds the administrator's SSL vhost besides our files: restoring it backs that up
+    first, so a restore Apache rejects leaves the vhost as it was, and the pre-restore backup holds it."""
+    paths = apache.paths
+    own = paths.temp_site.parent / "admin-ssl.conf"  # never enabled: only its bytes matter here
+    atomic_write(own, "# the vhost as the backup holds it\n")
+    atomic_write(paths.vhost_include, "ThisIsNotADirective on\n")
+    install = transaction.create_backup(paths, "test: install", [*transaction.tracked_files(paths), own])
+    atomic_write(paths.vhost_include, "")
+    atomic_write(own, "# the vhost as the administrator changed it since\n")
+    result = subprocess.run([ispa_cert_executable(), "--root", str(paths.root), "backups", "restore", install.id,
+                             "--yes"], capture_output=True, text=True, env={**os.environ, **apache.tool_env()})
+    assert result.returncode == 1 and "ThisIsNotADirective" in result.stderr, result.stderr
+    assert own.read_text() == "# the vhost as the administrator changed it since\n"
+    assert paths.vhost_include.read_text() == ""
+    before_restore = transaction.list_backups(paths)[0]
+    assert before_restore.reason.endswith(f"restore backup {install.id})")
+    assert str(own) in {entry.path for entry in before_restore.entries}
+
+
 def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
     paths = apache.paths
     original = paths.apache_main_config.read_bytes()
