@@ -45,6 +45,11 @@ def begin_command(paths: Paths, command: str) -> None:
     _command_name[paths.backups_dir] = command
 
 
+def command_backup(paths: Paths) -> str | None:
+    """The id of the backup this command made first (the state before it), None before its first change."""
+    return _command_backup.get(paths.backups_dir)
+
+
 class EntryKind(StrEnum):
     """What a backed-up path was; the value is the word manifest.json keeps."""
 

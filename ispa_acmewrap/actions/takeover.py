@@ -101,7 +101,9 @@ def _disable_others(settings: Settings, console: Console, takeover: Takeover,
                         "at once otherwise.", len(others))
     if not (ask and console.confirm(question, default=True)):
         return Takeover(takeover.change, takeover.left_alone, takeover.adopted, kept=tuple(others))
+    # After issue's Apache changes, a step of its backup: `backups restore` (the newest) stays "before issue".
     backup = transaction.create_backup(settings.paths, "disable other acme.sh renewal jobs",
-                                       files=sorted({job.file for job in others}))
+                                       files=sorted({job.file for job in others}),
+                                       step_of=transaction.command_backup(settings.paths))
     crontab.disable_jobs(others)
     return Takeover(takeover.change, takeover.left_alone, takeover.adopted, tuple(others), backup=backup.id)

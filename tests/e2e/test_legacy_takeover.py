@@ -210,8 +210,11 @@ def test_issue_takes_over_while_every_name_keeps_serving_its_own_site(legacy, to
     assert renew.returncode == 0 and _renewed_names(renew.stdout) >= _acme_certificates(paths), renew.stdout
     assert paths.crontab.read_text() == crontab_before.decode().replace(_legacy_line(crontab_before),
                                                                         _our_line(stack))
+    # disabled after the install: a step of issue's backup, so `backups restore` stays "before issue"
+    assert not {str(path) for path in other_jobs_before} & {entry.path for backup in transaction.list_backups(paths)
+                                                           for entry in backup.entries}
     backed_up = {entry.path: (backup.directory / entry.stored).read_bytes()
-                 for backup in transaction.list_backups(paths) for entry in backup.entries if entry.stored}
+                 for backup in transaction.list_backups(paths, steps=True) for entry in backup.entries if entry.stored}
     for path, before in other_jobs_before.items():
         kept = path.read_text().splitlines(keepends=True)
         disabled = [line for line in kept if line.startswith("#disabled by ispa-cert")]

@@ -169,6 +169,37 @@ def test_a_rolled_back_restore_puts_the_administrators_own_files_back_too(apache
     assert str(own) in {entry.path for entry in before_restore.entries}
 
 
+def test_the_old_cron_jobs_disabled_at_the_end_of_issue_are_a_step_of_its_backup(apache):
+    """`backups restore` without an id must bring back the Apache state before issue, not only the cron
+    file issue's takeover changed last; that cron backup is restored by its id, and the question says so."""
+    from ispa_acmewrap.actions import backups, takeover
+    from ispa_acmewrap.console import Console
+    from ispa_acmewrap.cron import other_renewal_jobs
+    from ispa_acmewrap.settings import Settings
+
+    paths = apache.paths
+    settings = Settings(paths=paths)
+    job = "0 3 * * * root /root/.acme.sh/acme.sh --cron --home /root/.acme.sh > /dev/null\n"
+    atomic_write(paths.cron_d_dir / "acme", job)
+    transaction.begin_command(paths, "issue")
+    with transaction.apache_change(paths, "test: install"):
+        atomic_write(paths.vhost_include, "# installed\n")
+    others = other_renewal_jobs(paths)
+    done = takeover._disable_others(settings, Console(interactive=False, assume_yes=True),
+                                    takeover.Takeover(None), others)
+    assert done.backup and (paths.cron_d_dir / "acme").read_text() != job
+
+    newest = transaction.find_backup(paths, None)
+    assert newest.reason == "before ispa-cert issue (test: install)"
+    assert backups.restore_question(settings, newest) == (
+        f"Restore the Apache files of backup {newest.id} (before ispa-cert issue (test: install))?")
+    cron_backup = transaction.find_backup(paths, done.backup)
+    assert backups.restore_question(settings, cron_backup) == (
+        f"Restore {paths.cron_d_dir / 'acme'} from backup {cron_backup.id} (disable other acme.sh renewal jobs)?")
+    backups.restore(settings, Console(interactive=False, assume_yes=True), done.backup)
+    assert (paths.cron_d_dir / "acme").read_text() == job
+
+
 def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
     paths = apache.paths
     original = paths.apache_main_config.read_bytes()
