@@ -310,10 +310,16 @@ def test_hook(point: str) -> None:
 
 
 def undo(paths: Paths, backup: Backup) -> None:
-    """Put a finished change back as its backup holds it, configtest and reload."""
+    """Put a finished change back as its backup holds it, configtest and reload.
+
+    A second Ctrl-C or SIGTERM does not cut it short; a marker names the backup meanwhile, so
+    if this run dies or the undo fails, the next changing command restores the backup."""
     log.info("undoing the change of backup %s (%s)", backup.id, backup.reason)
-    restore_files(backup)
-    reload(paths)
+    _write_marker(paths, f"undo {backup.reason}", backup=backup.id)
+    with runner.interrupts_deferred():
+        restore_files(backup)
+        reload(paths)
+    paths.pending_marker.unlink(missing_ok=True)
 
 
 def _roll_back(paths: Paths, backup: Backup, failure: BaseException) -> None:

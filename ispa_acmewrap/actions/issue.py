@@ -18,7 +18,7 @@ from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
 from ..console import Console
-from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited
+from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited, RollbackFailed
 from ..files import atomic_write, private_directory
 from ..i18n import N_, _, english, join, ngettext
 from ..names import ROLES, display_name, host_of_url, normalize_name, shown_name
@@ -384,8 +384,17 @@ def ask_temp_site(settings: Settings, console: Console, leftover: bool, without:
 
 
 def undo_prepare(settings: Settings, console: Console, backup: transaction.Backup) -> str:
-    """Put back what prepare_apache changed (the run failed before anything was installed)."""
-    transaction.undo(settings.paths, backup)
+    """Put back what prepare_apache changed (the run failed before anything was installed).
+
+    RollbackFailed when that fails, naming the backup to restore (the next changing command restores it too)."""
+    try:
+        transaction.undo(settings.paths, backup)
+    except (OSError, IspaError) as error:
+        raise RollbackFailed(
+            _("undoing the preparation for the challenges failed: {error}").format(
+                error=getattr(error, "message", None) or error),
+            hint=_("the next changing command (e.g. `ispa-cert renew`) restores backup {id}, the configuration "
+                   "from before this run; or run `ispa-cert backups restore {id}`").format(id=backup.id)) from error
     return _("The preparation for the challenges was undone too (backup {id} restored, Apache reloaded): "
              "the configuration is as it was before this run.").format(id=backup.id)
 
@@ -591,15 +600,31 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
                             result, policy)
     except BaseException as failure:  # failed or interrupted (Ctrl-C, SIGTERM): this run's preparation goes too
         if prepared is not None and not result.installed:
-            note = undo_prepare(settings, console, prepared)
-            if isinstance(failure, IspaError):
-                raise type(failure)(failure.message + "\n" + note, failure.hint) from failure
+            error = undo_after_failure(settings, console, prepared, failure)
+            if error is not failure:
+                raise error from failure
         elif temp_created and paths.temp_site.exists():
             remove_temp_site(settings, console, hosts, names)
         raise
     if prepared is not None and not result.installed and _failed(result):
         result.undone = undo_prepare(settings, console, prepared)
     return result
+
+
+def undo_after_failure(settings: Settings, console: Console, prepared: transaction.Backup,
+                       failure: BaseException) -> BaseException:
+    """Undo the preparation after the run failed; the error to raise is still the run's own failure,
+    with what became of the preparation (and, if the undo failed, which backup to restore) added."""
+    try:
+        note, hint = undo_prepare(settings, console, prepared), None
+    except RollbackFailed as undo_failed:
+        log.warning("undoing the preparation after %r failed: %s", failure, english(undo_failed.message))
+        note, hint = undo_failed.message, undo_failed.hint
+        if not isinstance(failure, IspaError):
+            console.warn(f"{note}\n{hint}")
+    if not isinstance(failure, IspaError):
+        return failure
+    return type(failure)(failure.message + "\n" + note, "\n".join(filter(None, (failure.hint, hint))) or None)
 
 
 def _obtain_and_install(settings: Settings, console: Console, options: IssueOptions, record: State,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -198,6 +199,73 @@ def test_the_old_cron_jobs_disabled_at_the_end_of_issue_are_a_step_of_its_backup
         f"Restore {paths.cron_d_dir / 'acme'} from backup {cron_backup.id} (disable other acme.sh renewal jobs)?")
     backups.restore(settings, Console(interactive=False, assume_yes=True), done.backup)
     assert (paths.cron_d_dir / "acme").read_text() == job
+
+
+def failing_undo(paths):
+    """issue's preparation (temp_isp.conf made), whose undo will fail half-way: a stored file is gone."""
+    before = files_of(paths)
+    with transaction.apache_change(paths, "test: prepare") as prepared:
+        atomic_write(paths.temp_site, "# temporary\n")
+    stored = prepared.directory / next(entry.stored for entry in prepared.entries
+                                       if entry.path == str(paths.vhost_include))
+    kept = stored.read_bytes()
+    stored.unlink()
+    return before, prepared, lambda: stored.write_bytes(kept)
+
+
+def test_a_failed_undo_of_issues_preparation_keeps_the_runs_own_error_and_names_the_backup(apache):
+    from ispa_acmewrap.actions import issue
+    from ispa_acmewrap.console import Console
+    from ispa_acmewrap.settings import Settings
+
+    paths = apache.paths
+    before, prepared, repair = failing_undo(paths)
+    failure = OperationFailed("the CA refused the order", hint="run it again later")
+    error = issue.undo_after_failure(Settings(paths=paths), Console(interactive=False), prepared, failure)
+    assert type(error) is OperationFailed and error.message.startswith("the CA refused the order\n")
+    assert "undoing the preparation for the challenges failed" in error.message
+    assert error.hint.startswith("run it again later\n") and f"backups restore {prepared.id}" in error.hint
+    assert json.loads(paths.pending_marker.read_text())["backup"] == prepared.id  # the next command recovers
+    repair()
+    assert "restored" in transaction.recover(paths)
+    assert files_of(paths) == before and not paths.pending_marker.exists()
+
+
+def test_an_interrupted_issue_whose_undo_fails_stays_interrupted_and_says_which_backup(apache, capsys):
+    from ispa_acmewrap.actions import issue
+    from ispa_acmewrap.console import Console
+    from ispa_acmewrap.settings import Settings
+
+    paths = apache.paths
+    _before, prepared, _repair = failing_undo(paths)
+    interrupted = KeyboardInterrupt()
+    assert issue.undo_after_failure(Settings(paths=paths), Console(interactive=False), prepared,
+                                    interrupted) is interrupted
+    warned = " ".join(capsys.readouterr().err.split())
+    assert "undoing the preparation for the challenges failed" in warned
+    assert f"ispa-cert backups restore {prepared.id}" in warned
+
+
+def test_a_second_ctrl_c_does_not_cut_the_undo_of_issues_preparation_short(apache, monkeypatch):
+    from ispa_acmewrap.actions import issue
+    from ispa_acmewrap.console import Console
+    from ispa_acmewrap.settings import Settings
+
+    paths = apache.paths
+    before = files_of(paths)
+    with transaction.apache_change(paths, "test: prepare") as prepared:
+        atomic_write(paths.temp_site, "# temporary\n")
+    restore = transaction.restore_files
+
+    def interrupted_restore(backup):
+        os.kill(os.getpid(), signal.SIGINT)
+        restore(backup)
+
+    monkeypatch.setattr(transaction, "restore_files", interrupted_restore)
+    error = issue.undo_after_failure(Settings(paths=paths), Console(interactive=False), prepared,
+                                     OperationFailed("the CA refused the order"))
+    assert "was undone too" in error.message
+    assert files_of(paths) == before and not paths.pending_marker.exists()
 
 
 def test_main_config_is_put_back_after_acme_sh_changes_it(apache):
