@@ -253,17 +253,14 @@ def _refuse_unless_valid(result: runner.Result) -> None:
                                  "vhost), check with `apache2ctl configtest`, then run again"))
 
 
-def own_vhosts(settings: Settings, hosts: list[VirtualHost]) -> list[VirtualHost]:
-    """Port-80 vhosts that are the admin's, not ours (ispa-cert's block or temp_isp.conf)."""
-    return [host for host in plan.foreign(hosts, settings.paths) if host.port == settings.http_port]
-
-
 def choose_docroots(settings: Settings, console: Console, record: State, options: IssueOptions,
                     chosen: dict[str, str], hosts: list[VirtualHost]) -> State:
-    """A document root for each chosen name without a port-80 vhost of its own (asked, remembered)."""
+    """A document root for each chosen name whose HTTPS plan needs one (plan.needs_document_root decides):
+    given, else remembered, else asked."""
     for role, name in chosen.items():
         given = options.docroots.get(role)
-        if given is None and apache.find_vhost(own_vhosts(settings, hosts), name, settings.http_port) is not None:
+        if given is None and not plan.needs_document_root(name, hosts, settings.paths, settings.http_port,
+                                                          settings.https_port):
             continue
         directory = given or record.docroots.get(role) or _ask_docroot(console, role, name, settings.http_port)
         if not Path(directory).is_dir():
@@ -275,11 +272,7 @@ def choose_docroots(settings: Settings, console: Console, record: State, options
 
 
 def _ask_docroot(console: Console, role: str, name: str, http_port: int) -> str:
-    refusal = BadInput(_("{name} has no port-{port} virtual host of its own, so ispa-cert cannot tell "
-                         "which site its HTTPS should serve (it never copies another name's site)").format(
-                             name=name, port=http_port),
-                       hint=_("give the directory its site is served from with --{role}-docroot DIR, or create its "
-                              "port-{port} virtual host first").format(role=role, port=http_port))
+    refusal = plan.no_site(name, http_port, role)
     if not console.interactive or console.assume_yes:
         raise refusal
     console.say(_("{name} has no port-{port} virtual host of its own.").format(name=shown_name(name), port=http_port))

@@ -13,6 +13,7 @@ For a name, from the model (Apache's own vhost dump with mod_ssl on):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,22 +90,44 @@ def plan_name(name: str, hosts: list[VirtualHost], paths: Paths, certificate: Pa
     in_place = tuple(_updatable(host, certificate, key) for host in vhosts_for(theirs, name, https_port))
     _check_port_defaults(theirs, https_port, in_place)
     _check_address_shadowing(theirs, name, https_port, dns_addresses)
-    if any(not host.specific_address for host in in_place):
+    if _served_in_place(in_place):
         return NamePlan(name, None, in_place, source=_("its own HTTPS vhost at {locations}").format(
             locations=join(", ", (host.location for host in in_place))))
     port80 = find_vhost(theirs, name, http_port)
     if port80 is None:
         if document_root is None:
-            raise BadInput(_("{name} has no port-{port} virtual host of its own, so ispa-cert cannot tell "
-                             "which site its HTTPS should serve (it never copies another name's site)").format(
-                                 name=name, port=http_port),
-                           hint=_("give the document root of its site (--admin-docroot, --client-docroot or "
-                                  "--dealer-docroot DIR), or create its port-80 virtual host first"))
+            raise no_site(name, http_port)
         site = SslSite(name, render_docroot_body(document_root), certificate, key, with_http=True)
         return NamePlan(name, site, in_place, source=_("the document root {directory}").format(directory=document_root))
     body, dropped = copy_for_https(port80, paths.apache_confdir, name)
     return NamePlan(name, SslSite(name, body, certificate, key), in_place, tuple(dropped),
                     source=_("its port-{port} vhost at {location}").format(port=http_port, location=port80.location))
+
+
+def needs_document_root(name: str, hosts: list[VirtualHost], paths: Paths, http_port: int, https_port: int) -> bool:
+    """Whether plan_name needs a document root for name: the one place that decides it.
+
+    Only when no HTTPS vhost of the administrator's on a wildcard address serves the name
+    (that one is updated in place) and no port-80 vhost of theirs serves it (that one is copied).
+    """
+    theirs = foreign(hosts, paths)
+    return not _served_in_place(vhosts_for(theirs, name, https_port)) and find_vhost(theirs, name, http_port) is None
+
+
+def no_site(name: str, http_port: int, role: str | None = None) -> BadInput:
+    """The refusal for a name that needs a document root and has none (role: the option to name)."""
+    hint = (_("give the directory its site is served from with --{role}-docroot DIR, or create its "
+              "port-{port} virtual host first").format(role=role, port=http_port) if role else
+            _("give the document root of its site (--admin-docroot, --client-docroot or "
+              "--dealer-docroot DIR), or create its port-80 virtual host first"))
+    return BadInput(_("{name} has no port-{port} virtual host of its own, so ispa-cert cannot tell "
+                      "which site its HTTPS should serve (it never copies another name's site)").format(
+                          name=name, port=http_port), hint=hint)
+
+
+def _served_in_place(https_hosts: Iterable[VirtualHost]) -> bool:
+    """An HTTPS vhost of the administrator's on a wildcard address serves the name: it is updated in place."""
+    return any(not host.specific_address for host in https_hosts)
 
 
 def _updatable(host: VirtualHost, certificate: Path, key: Path) -> VirtualHost:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ispa_acmewrap.actions.issue import IssueOptions, choose_docroots
-from ispa_acmewrap.apache import VirtualHost
+from ispa_acmewrap.apache import VirtualHost, plan
 from ispa_acmewrap.errors import BadInput
 from ispa_acmewrap.paths import Paths
 from ispa_acmewrap.console import Console
@@ -17,7 +17,10 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(paths=Paths.from_root(tmp_path))
 
 
-HOSTS = [VirtualHost(80, "admin.example.net", (), Path("/etc/apache2/sites-enabled/ispadmin.conf"), 3)]
+HOSTS = [VirtualHost(80, "admin.example.net", (), Path("/etc/apache2/sites-enabled/ispadmin.conf"), 3),
+         VirtualHost(443, "secure.example.net", (), Path("/etc/apache2/sites-enabled/secure.conf"), 1),
+         VirtualHost(443, "pinned.example.net", (), Path("/etc/apache2/sites-enabled/pinned.conf"), 1,
+                     address="192.0.2.7")]
 UNATTENDED = Console(interactive=False, assume_yes=True, quiet=True)
 
 
@@ -47,3 +50,39 @@ def test_a_given_document_root_is_checked_and_remembered(tmp_path):
     again = choose_docroots(settings(tmp_path), UNATTENDED, record, IssueOptions(roles=("dealer",)),
                             {"dealer": "dealer.example.net"}, HOSTS)
     assert again.docroots == {"dealer": str(site)}
+
+
+def test_a_name_served_by_its_own_https_vhost_needs_none(tmp_path):
+    # no port-80 vhost, but its *:443 vhost is updated in place: nothing to ask, nothing to refuse
+    record = choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("client",)),
+                             {"client": "secure.example.net"}, HOSTS)
+    assert record.docroots == {}
+
+
+SITES = {"ispadmin.conf": "<VirtualHost *:80>\n  ServerName admin.example.net\n  DocumentRoot /srv/admin\n"
+                          "</VirtualHost>\n",
+         "secure.conf": "<VirtualHost *:443>\n  ServerName secure.example.net\n  SSLEngine on\n"
+                        "  SSLCertificateFile /etc/ssl/secure.pem\n  SSLCertificateKeyFile /etc/ssl/secure.key\n"
+                        "</VirtualHost>\n",
+         "pinned.conf": "<VirtualHost 192.0.2.7:443>\n  ServerName pinned.example.net\n  SSLEngine on\n"
+                        "  SSLCertificateFile /etc/ssl/pinned.pem\n  SSLCertificateKeyFile /etc/ssl/pinned.key\n"
+                        "</VirtualHost>\n"}
+
+
+@pytest.mark.parametrize("name, needed", [("admin.example.net", False), ("secure.example.net", False),
+                                          ("pinned.example.net", True), ("dealer.example.net", True)])
+def test_the_plan_needs_a_document_root_exactly_when_it_says_so(tmp_path, name, needed):
+    paths = Paths.from_root(tmp_path)
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    for file, text in SITES.items():
+        (sites / file).write_text(text)
+    hosts = [VirtualHost(host.port, host.server_name, (), sites / host.file.name, 1, address=host.address)
+             for host in HOSTS]
+    assert plan.needs_document_root(name, hosts, paths, 80, 443) is needed
+    live = paths.live(name)
+    if needed:  # without one the plan refuses; an IP-specific HTTPS vhost alone is no site for *:443
+        with pytest.raises(BadInput, match="has no port-80 virtual host"):
+            plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
+    else:
+        plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
