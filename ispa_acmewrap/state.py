@@ -40,6 +40,8 @@ UTC, ISO 8601 with a `Z`, whole seconds:
   absent when empty.
 - `docroots`: the document root the administrator named for a role whose name has no
   port-80 vhost of its own (`--client-docroot` …); its HTTPS (and port-80) vhost serves it.
+  It belongs to the role's name in `roles`: recorded together with it once the DNS step
+  confirmed the name, dropped when the role gets another name.
 - `typed`: names typed for a role in a run stopped at the DNS question (`n`); offered as the
   answer next time, but not on record (nothing renews or checks them); absent when empty.
 
@@ -122,7 +124,10 @@ def with_role(state: State, role: str, name: str) -> State:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     typed = {other: typed for other, typed in state.typed.items() if other != role}
-    return replace(state, roles={**state.roles, role: name}, typed=typed)
+    # a role's document root belongs to its name: another name never inherits the old name's site
+    docroots = {other: directory for other, directory in state.docroots.items()
+                if other != role or state.roles.get(role) == name}
+    return replace(state, roles={**state.roles, role: name}, typed=typed, docroots=docroots)
 
 
 def with_typed(state: State, role: str, name: str) -> State:

@@ -254,20 +254,32 @@ def _refuse_unless_valid(result: runner.Result) -> None:
 
 
 def choose_docroots(settings: Settings, console: Console, record: State, options: IssueOptions,
-                    chosen: dict[str, str], hosts: list[VirtualHost]) -> State:
-    """A document root for each chosen name whose HTTPS plan needs one (plan.needs_document_root decides):
-    given, else remembered, else asked."""
+                    chosen: dict[str, str], hosts: list[VirtualHost]) -> dict[str, str]:
+    """A document root per role for each chosen name whose HTTPS plan needs one (plan.needs_document_root
+    decides): given, else the one remembered for that same name, else asked. The record is not changed:
+    the document roots are recorded with the names once DNS confirmed them (confirm_names)."""
+    docroots: dict[str, str] = {}
     for role, name in chosen.items():
         given = options.docroots.get(role)
         if given is None and not plan.needs_document_root(name, hosts, settings.paths, settings.http_port,
                                                           settings.https_port):
             continue
-        directory = given or record.docroots.get(role) or _ask_docroot(console, role, name, settings.http_port)
+        remembered = record.docroots.get(role) if record.roles.get(role) == name else None  # not another name's
+        directory = given or remembered or _ask_docroot(console, role, name, settings.http_port)
         if not Path(directory).is_dir():
             raise BadInput(_("the document root {directory} given for {name} is not a directory").format(
                 directory=directory, name=name),
                 hint=_("give the directory its site is served from with --{role}-docroot DIR").format(role=role))
-        record = state_store.with_docroot(record, role, str(Path(directory)))
+        docroots[role] = str(Path(directory))
+    return docroots
+
+
+def confirm_names(record: State, chosen: dict[str, str], docroots: dict[str, str]) -> State:
+    """The names on record for their roles, with this run's document roots (after the DNS step)."""
+    for role, name in chosen.items():
+        record = state_store.with_role(record, role, name)
+    for role, directory in docroots.items():
+        record = state_store.with_docroot(record, role, directory)
     return record
 
 
@@ -569,7 +581,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     check_profile(settings, options.profile)
     names = list(chosen.values())
     hosts = apache_model(settings)
-    record = choose_docroots(settings, console, record, options, chosen, hosts)
+    docroots = choose_docroots(settings, console, record, options, chosen, hosts)
     try:
         dns_answer = check_dns(settings, console, names, options.skip_dns_check)
     except PreconditionMissing:  # the names typed are offered again next time
@@ -578,8 +590,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
             typed = state_store.with_typed(typed, role, name) if name != record.roles.get(role) else typed
         state_store.save_state(paths.state_file, typed)
         raise
-    for role, name in chosen.items():
-        record = state_store.with_role(record, role, name)
+    record = confirm_names(record, chosen, docroots)
     console.step(_("Reading Apache's configuration as it will be with mod_ssl on"))
     plans = plan_https(settings, record, hosts, names, dns_answer.addresses)
     show_plans(console, plans, names)

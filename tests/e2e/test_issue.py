@@ -7,7 +7,7 @@ import ssl
 import pytest
 from cryptography import x509
 
-from ispa_acmewrap import apache as apache_config
+from ispa_acmewrap import apache as apache_config, state as state_store
 from ispa_acmewrap.paths import Paths
 
 pytestmark = pytest.mark.e2e
@@ -117,9 +117,13 @@ def test_missing_include_line_is_added(stack, ispa_cert):
 def test_wrong_dns_stops_before_anything_changes(stack, ispa_cert):
     stack.dns.set_a(PORTAL, ["192.0.2.44"])
     include = stack.paths.vhost_include.read_bytes()
-    result = issue(ispa_cert)
+    docroot = stack.root / "srv" / "dealer"
+    docroot.mkdir(parents=True)
+    result = issue(ispa_cert, "-d", "--dealer-domain", DEALER, "--dealer-docroot", str(docroot))
     assert result.returncode == 3, result.stdout + result.stderr
     assert "192.0.2.44" in result.stderr
+    record = state_store.load_state(stack.paths.state_file)  # the names are offered again, nothing is on record
+    assert (record.roles, record.docroots) == ({}, {}) and record.typed["dealer"] == DEALER
     assert stack.paths.vhost_include.read_bytes() == include
     assert not stack.paths.acme_home.exists()
     assert not stack.paths.crontab.exists()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ispa_acmewrap.actions.issue import IssueOptions, choose_docroots
+from ispa_acmewrap.actions.issue import IssueOptions, choose_docroots, confirm_names
 from ispa_acmewrap.apache import VirtualHost, plan
 from ispa_acmewrap.errors import BadInput
 from ispa_acmewrap.paths import Paths
@@ -25,9 +25,8 @@ UNATTENDED = Console(interactive=False, assume_yes=True, quiet=True)
 
 
 def test_a_name_with_its_own_vhost_needs_none(tmp_path):
-    record = choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("admin",)),
-                             {"admin": "admin.example.net"}, HOSTS)
-    assert record.docroots == {}
+    assert choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("admin",)),
+                           {"admin": "admin.example.net"}, HOSTS) == {}
 
 
 def test_without_a_vhost_unattended_it_is_refused_naming_the_option(tmp_path):
@@ -44,19 +43,33 @@ def test_a_given_document_root_is_checked_and_remembered(tmp_path):
         choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("dealer",), docroots={
             "dealer": str(site)}), {"dealer": "dealer.example.net"}, HOSTS)
     site.mkdir(parents=True)
-    record = choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("dealer",), docroots={
-        "dealer": str(site)}), {"dealer": "dealer.example.net"}, HOSTS)
-    assert record.docroots == {"dealer": str(site)}
-    again = choose_docroots(settings(tmp_path), UNATTENDED, record, IssueOptions(roles=("dealer",)),
-                            {"dealer": "dealer.example.net"}, HOSTS)
-    assert again.docroots == {"dealer": str(site)}
+    chosen = {"dealer": "dealer.example.net"}
+    docroots = choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("dealer",), docroots={
+        "dealer": str(site)}), chosen, HOSTS)
+    assert docroots == {"dealer": str(site)}
+    record = confirm_names(State(), chosen, docroots)
+    assert (record.roles, record.docroots) == (chosen, {"dealer": str(site)})
+    assert choose_docroots(settings(tmp_path), UNATTENDED, record, IssueOptions(roles=("dealer",)), chosen,
+                           HOSTS) == {"dealer": str(site)}
+
+
+def test_the_document_root_of_the_old_name_is_not_the_new_names_site(tmp_path):
+    old_site = tmp_path / "srv" / "portal-old"
+    old_site.mkdir(parents=True)
+    record = confirm_names(State(), {"client": "old.example.net"}, {"client": str(old_site)})
+    with pytest.raises(BadInput, match="new.example.net has no port-80 virtual host"):
+        choose_docroots(settings(tmp_path), UNATTENDED, record, IssueOptions(roles=("client",)),
+                        {"client": "new.example.net"}, HOSTS)
+    # the new name is served by its own HTTPS vhost: the old name's directory is forgotten with it
+    renamed = confirm_names(record, {"client": "secure.example.net"}, {})
+    assert (renamed.roles, renamed.docroots) == ({"client": "secure.example.net"}, {})
+    assert confirm_names(record, {"client": "old.example.net"}, {}).docroots == {"client": str(old_site)}
 
 
 def test_a_name_served_by_its_own_https_vhost_needs_none(tmp_path):
     # no port-80 vhost, but its *:443 vhost is updated in place: nothing to ask, nothing to refuse
-    record = choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("client",)),
-                             {"client": "secure.example.net"}, HOSTS)
-    assert record.docroots == {}
+    assert choose_docroots(settings(tmp_path), UNATTENDED, State(), IssueOptions(roles=("client",)),
+                           {"client": "secure.example.net"}, HOSTS) == {}
 
 
 SITES = {"ispadmin.conf": "<VirtualHost *:80>\n  ServerName admin.example.net\n  DocumentRoot /srv/admin\n"
