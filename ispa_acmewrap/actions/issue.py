@@ -8,6 +8,7 @@ temp_isp.conf) → HTTP-01 self-test → acme.sh issues → install into Apache
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -256,8 +257,9 @@ def _refuse_unless_valid(result: runner.Result) -> None:
 def choose_docroots(settings: Settings, console: Console, record: State, options: IssueOptions,
                     chosen: dict[str, str], hosts: list[VirtualHost]) -> dict[str, str]:
     """A document root per role for each chosen name whose HTTPS plan needs one (plan.needs_document_root
-    decides): given, else the one remembered for that same name, else asked. The record is not changed:
-    the document roots are recorded with the names once DNS confirmed them (confirm_names)."""
+    decides): given, else the one remembered for that same name, else asked; a relative one is taken from
+    the current directory, as the shell would. The record is not changed: the document roots are recorded
+    with the names once DNS confirmed them (confirm_names)."""
     docroots: dict[str, str] = {}
     for role, name in chosen.items():
         given = options.docroots.get(role)
@@ -266,6 +268,8 @@ def choose_docroots(settings: Settings, console: Console, record: State, options
             continue
         remembered = record.docroots.get(role) if record.roles.get(role) == name else None  # not another name's
         directory = given or remembered or _ask_docroot(console, role, name, settings.http_port)
+        if directory != remembered:  # Apache reads a relative DocumentRoot from its ServerRoot: not what was meant
+            directory = os.path.abspath(directory)
         if not Path(directory).is_dir():
             raise BadInput(_("the document root {directory} given for {name} is not a directory").format(
                 directory=directory, name=name),
@@ -713,7 +717,7 @@ def rerun_command(settings: Settings, options: IssueOptions, chosen: dict[str, s
     for address in settings.server_ips:
         parts += ["--server-ip", address]
     for role, directory in options.docroots.items():
-        parts += [f"--{role}-docroot", directory] if directory else []
+        parts += [f"--{role}-docroot", os.path.abspath(directory)] if directory else []  # run from anywhere
     switches = ((options.redirect, "--redirect", "--no-redirect"), (options.hsts, "--hsts", "--no-hsts"))
     parts += [on if value else off for value, on, off in switches if value is not None]
     for flag, value in (("--tls-profile", options.tls_profile), ("--profile", options.profile),

@@ -99,3 +99,16 @@ def test_the_plan_needs_a_document_root_exactly_when_it_says_so(tmp_path, name, 
             plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
     else:
         plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
+
+
+def test_a_relative_document_root_is_taken_from_the_current_directory(tmp_path, monkeypatch):
+    from ispa_acmewrap.actions.issue import rerun_command
+
+    (tmp_path / "srv" / "dealer").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "srv")
+    options = IssueOptions(roles=("dealer",), docroots={"dealer": "./dealer/"})
+    chosen = {"dealer": "dealer.example.net"}
+    docroots = choose_docroots(settings(tmp_path), UNATTENDED, State(), options, chosen, HOSTS)
+    assert docroots == {"dealer": str(tmp_path / "srv" / "dealer")}  # not "dealer", which Apache reads from ServerRoot
+    rerun = rerun_command(settings(tmp_path), options, chosen)
+    assert rerun[rerun.index("--dealer-docroot") + 1] == str(tmp_path / "srv" / "dealer")
