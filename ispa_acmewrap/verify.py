@@ -10,7 +10,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,16 +172,20 @@ def require_unchanged(before: dict[Probe, Answer], intended: set[str]) -> None:
 
 # --- after an install: every name answers HTTPS as it answers HTTP ---------------------
 
-def site_problems(settings: Settings, name: str, addresses: list[str], http_address: str = LOCAL_ADDRESS) -> list[str]:
+def site_problems(settings: Settings, name: str, addresses: list[str], http_address: str = LOCAL_ADDRESS,
+                  http_site: bool = True) -> list[str]:
     """Why HTTPS of name is not right (empty when it is), checked on the wire. `addresses`: where
-    its HTTPS vhosts are reached; `http_address`: where its port-80 vhost is (one bound to an address)."""
+    its HTTPS vhosts are reached; `http_address`: where its port-80 vhost is (one bound to an address).
+    `http_site`: port 80 serves the name's own site, so HTTPS must serve the same; without one, port 80
+    answers with another vhost's site and only the HTTPS side (and the challenge path) is checked."""
     http_probe = Probe(name, http_address, settings.http_port, False)
+    compared = http_probe if http_site else None
     problems = [problem for address in addresses
-                for problem in _https_problems(settings, name, address, http_probe)]
+                for problem in _https_problems(settings, name, address, compared)]
     return problems + _challenge_problems(settings, http_probe)
 
 
-def _https_problems(settings: Settings, name: str, address: str, http_probe: Probe) -> list[str]:
+def _https_problems(settings: Settings, name: str, address: str, http_probe: Probe | None) -> list[str]:
     https_probe = Probe(name, address, settings.https_port, True)
     on_disk = check(settings, name).on_disk
     served = certs.served_certificate(address, settings.https_port, name, timeout=3.0)
@@ -193,6 +197,8 @@ def _https_problems(settings: Settings, name: str, address: str, http_probe: Pro
         return [_("https://{name}/ gives no answer ({error})").format(name=name, error=secure.error)]
     if _points_at(secure.location, name, "/", settings.https_port):
         return [_("https://{name}/ redirects to itself ({location})").format(name=name, location=secure.location)]
+    if http_probe is None:
+        return []
     plain = fetch(http_probe)
     if _points_at(plain.location, name, None, settings.https_port):
         return [] if secure.status < 400 else [_("https://{name}/ answers {status}").format(name=name,
@@ -240,10 +246,12 @@ def _path_of(location: str | None) -> str | None:
 
 
 def require_sites_right(settings: Settings, targets: dict[str, list[str]],
-                        http_addresses: Mapping[str, str] | None = None) -> None:
-    """Raise OperationFailed unless every name answers right over HTTPS (see site_problems)."""
+                        http_addresses: Mapping[str, str] | None = None, https_only: Collection[str] = ()) -> None:
+    """Raise OperationFailed unless every name answers right over HTTPS (see site_problems); names in
+    https_only have no port-80 site of their own to compare with."""
     problems = [problem for name, addresses in targets.items()
-                for problem in site_problems(settings, name, addresses, (http_addresses or {}).get(name, LOCAL_ADDRESS))]
+                for problem in site_problems(settings, name, addresses, (http_addresses or {}).get(name, LOCAL_ADDRESS),
+                                             name not in https_only)]
     if problems:
         raise OperationFailed(_("after the reload: {problems}").format(problems=join("; ", problems)),
                               hint=_("the HTTPS vhost differs from the port-80 one; compare them (the diff above), "

@@ -525,7 +525,8 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     def check() -> None:  # the new certificates served first: then the reload has taken effect
         verify.wait_until_served(settings, names)
         verify.require_unchanged(before, intended)
-        verify.require_sites_right(settings, targets, http_addresses)
+        verify.require_sites_right(settings, targets, http_addresses,
+                                   {name for name in names if not plans[name].http_site})
 
     with transaction.apache_change(paths, f"install certificates for {', '.join(names)}", verify=check,
                                    files=[edit.path for edit in edits]):

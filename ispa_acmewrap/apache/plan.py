@@ -40,6 +40,7 @@ class NamePlan:
     in_place: tuple[VirtualHost, ...] = ()  # the administrator's SSL vhosts whose certificate lines change
     dropped: tuple[str, ...] = ()  # "file:line: rule" left out of the copy
     source: str = ""
+    http_site: bool = True  # port 80 serves the name's own site (its HTTPS is checked against it)
 
     @property
     def addresses(self) -> list[str]:
@@ -90,10 +91,10 @@ def plan_name(name: str, hosts: list[VirtualHost], paths: Paths, certificate: Pa
     in_place = tuple(_updatable(host, certificate, key) for host in vhosts_for(theirs, name, https_port))
     _check_port_defaults(theirs, https_port, in_place)
     _check_address_shadowing(theirs, name, https_port, dns_addresses)
+    port80 = find_vhost(theirs, name, http_port)
     if _served_in_place(in_place):
         return NamePlan(name, None, in_place, source=_("its own HTTPS vhost at {locations}").format(
-            locations=join(", ", (host.location for host in in_place))))
-    port80 = find_vhost(theirs, name, http_port)
+            locations=join(", ", (host.location for host in in_place))), http_site=port80 is not None)
     if port80 is None:
         if document_root is None:
             raise no_site(name, http_port)

@@ -119,6 +119,9 @@ def _check_name(stack: Stack, name: str, run: dict) -> None:
     for address in run.get("served_on", ["127.0.0.1"]):
         served = certs.served_certificate(address, stack.apache.https_port, name)
         assert served is not None and served.fingerprint_sha256 == on_disk.fingerprint_sha256, (name, address)
+    if run.get("https_only"):  # no port-80 vhost of its own: port 80 answers with another site
+        assert _get(stack, name, tls=True)[0] == 200
+        return _check_body(stack, name, run)
     status, location, body = _get(stack, name, address=run.get("http_address", "127.0.0.1"))
     if location and location.startswith(f"https://{name}"):  # port 80 sends visitors to HTTPS
         secure = _get(stack, name, _path(location) or "/", tls=True)
@@ -132,5 +135,9 @@ def _check_name(stack: Stack, name: str, run: dict) -> None:
         assert (secure[0], _path(secure[1])) == (plain[0], _path(plain[1])), path
         if plain[0] == 200:  # error pages name the port in their signature
             assert secure[2] == plain[2], path
+    _check_body(stack, name, run)
+
+
+def _check_body(stack: Stack, name: str, run: dict) -> None:
     if "body_has" in run:
         assert run["body_has"].encode() in _get(stack, name, tls=True)[2]

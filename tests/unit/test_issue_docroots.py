@@ -97,8 +97,9 @@ def test_the_plan_needs_a_document_root_exactly_when_it_says_so(tmp_path, name, 
     if needed:  # without one the plan refuses; an IP-specific HTTPS vhost alone is no site for *:443
         with pytest.raises(BadInput, match="has no port-80 virtual host"):
             plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
-    else:
-        plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443)
+    else:  # only a name with a port-80 vhost of its own has an HTTP site to compare its HTTPS with
+        assert plan.plan_name(name, hosts, paths, live.fullchain, live.key, 80, 443).http_site is (
+            name == "admin.example.net")
 
 
 def test_a_relative_document_root_is_taken_from_the_current_directory(tmp_path, monkeypatch):
