@@ -8,7 +8,7 @@ import sys
 from ispa_acmewrap import runner
 from ispa_acmewrap.command import Command
 from ispa_acmewrap.console import Console
-from tests.bench_wrapper import phases
+from tests.bench_wrapper import acme_seconds, phases, report
 
 LOG = """\
 2026-11-27 10:00:00,000 11 INFO ispa_acmewrap.cli: ispa-cert 0.1.0: issue -a
@@ -34,6 +34,16 @@ def test_phases_split_a_run_by_step_and_program():
     assert request.programs == {"acme.sh": 8.0, "apache": 0.25}
     assert round(request.own, 3) == 0.15
     assert round(write.seconds, 3) == 1.0
+
+
+def test_the_wrappers_own_work_is_its_wall_time_less_acme_sh():
+    found = phases(LOG, ended_at=_epoch("2026-11-27 10:00:10,000"))
+    assert acme_seconds(found) == 8.0
+    result = {"raw_issue": 20.0, "raw_renew": 10.0, "issue": 21.0, "renew": 10.5, "issue_own": 1.0,
+              "renew_own": 0.25, "issue_phases": found, "renew_phases": found, "runs": []}
+    text = report(result)
+    assert "issue         own work (its wall time less acme.sh's inside it)  1.00 s = 5.0% of raw acme.sh" in text
+    assert " 0.25 s = 2.5% of raw acme.sh" in text and "ratio 1.05 (target <= 1.05)" in text
 
 
 def test_the_log_carries_steps_and_program_times(caplog):
