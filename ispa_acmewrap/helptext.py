@@ -70,7 +70,8 @@ mod_ssl on: each name's HTTPS vhost is copied from its own port-80 vhost
 (rules that redirect to https:// are left out and shown), an existing SSL
 vhost of the name gets only its certificate lines changed, and anything that
 would shadow or break it refuses the name, naming the file and line. A name
-without a port-80 vhost needs --admin/--client/--dealer-docroot. The diff of
+with neither a port-80 nor an SSL vhost of its own needs
+--admin/--client/--dealer-docroot. The diff of
 every file ispa-cert did not write alone is shown before the install question.
 With --yes it goes on only when every DNS record is right (otherwise exit 3).
 
@@ -264,12 +265,12 @@ OPTION = {
     "--admin-domain": _("Domain of the administration interface (instead of asking)."),
     "--client-domain": _("Domain of the client portal (instead of asking)."),
     "--dealer-domain": _("Domain of the dealer portal (instead of asking)."),
-    "--admin-docroot": _("Document root of the administration interface, when its name has no port-80 "
-                       "virtual host of its own (remembered)."),
-    "--client-docroot": _("Document root of the client portal, when its name has no port-80 virtual host "
-                        "of its own (remembered)."),
-    "--dealer-docroot": _("Document root of the dealer portal, when its name has no port-80 virtual host "
-                        "of its own (remembered)."),
+    "--admin-docroot": _("Document root of the administration interface, when no virtual host of its own "
+                       "serves its name on port 80 or 443 (remembered for that name)."),
+    "--client-docroot": _("Document root of the client portal, when no virtual host of its own serves its "
+                        "name on port 80 or 443 (remembered for that name)."),
+    "--dealer-docroot": _("Document root of the dealer portal, when no virtual host of its own serves its "
+                        "name on port 80 or 443 (remembered for that name)."),
     "--skip-dns-check": _("Look up the names but do not stop on wrong records (experts: a wrong record then "
                         "fails at the CA and counts against its limits)."),
     "--ignore-self-test": _("Send names to the CA even when the port-80 self-test failed."),
