@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import compileall
+import shutil
 import socket
 import statistics
 import subprocess
@@ -56,12 +57,14 @@ def bench_dns_dead_resolver(timeout: float = 1.0) -> None:
 
 
 def bench_dns_local_server() -> None:
-    server = ChallTestSrv(make_sandbox("ispa-bench-") / "dns").start()
+    root = make_sandbox("ispa-bench-")
+    server = ChallTestSrv(root / "dns").start()
     try:
         seconds = median_seconds(lambda: dns.check_names(NAMES, server_addresses={"127.0.0.1"},
                                                          nameserver=server.dns_server, timeout=2.0))
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
     print(f"DNS check, 3 names, local DNS server               {seconds * 1000:7.0f} ms (median of {RUNS})")
 
 
