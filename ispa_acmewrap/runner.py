@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -105,6 +106,15 @@ def run(
     if returncode not in set(ok_codes):
         raise CommandFailed(list(argv), returncode, result.output)
     return result
+
+
+def run_side_by_side(*commands: Command) -> list[Result]:
+    """Run short commands at the same time, each as run() with any exit code accepted; their results
+    in the order given. The first runs in this thread, so Ctrl-C stops it as it stops run()."""
+    with ThreadPoolExecutor(max_workers=max(len(commands) - 1, 1), thread_name_prefix="runner") as pool:
+        others = [pool.submit(run, command, ok_codes=ALL_EXIT_CODES) for command in commands[1:]]
+        first = run(commands[0], ok_codes=ALL_EXIT_CODES)
+        return [first, *(other.result() for other in others)]
 
 
 class _Lines:

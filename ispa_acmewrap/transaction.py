@@ -217,10 +217,13 @@ RELOAD_SETTLE_SECONDS = 1.0  # the pause after a reload when Apache's error log 
 _RELOADED = re.compile(rb"configured -- resuming normal operations")  # AH00489 (event, worker), AH00163 (prefork)
 
 
-def configtest(paths: Paths) -> Path | None:
-    """apache2ctl's configtest (CommandFailed when Apache rejects its files). Returns the main
-    server's error log (from the run-time configuration it also prints), None when not a file."""
-    return apache.parse_error_log(runner.run(apache.ctl_command(paths, "-t", "-D", "DUMP_RUN_CFG")).output)
+def configtest(paths: Paths) -> apache.RunConfig:
+    """apache2ctl's configtest (CommandFailed when Apache rejects its files or a certificate or key
+    they name); returns Apache's run-time configuration (error log, PID file), dumped beside it."""
+    test, dump = runner.run_side_by_side(apache.configtest_command(paths), apache.run_config_command(paths))
+    if test.returncode != 0:
+        raise CommandFailed(list(test.argv), test.returncode, test.output)
+    return apache.parse_run_config(dump.output)
 
 
 def reload(paths: Paths) -> None:
@@ -231,7 +234,7 @@ def reload(paths: Paths) -> None:
     and connections from then on are served by the new configuration. Without a readable error
     log, a fixed pause stands in for that line.
     """
-    error_log = configtest(paths)
+    error_log = configtest(paths).error_log
     start = _size(error_log)
     runner.run(apache.ctl_command(paths, "graceful"))
     if error_log is None or start is None:

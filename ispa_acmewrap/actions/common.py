@@ -48,28 +48,19 @@ def running_pid(pid_file: Path) -> int | None:
     return pid
 
 
-def apache_running(settings: Settings) -> bool | None:
-    """Whether Apache runs (the PidFile `apache2ctl -S` names holds a live process); None when it cannot tell."""
-    result = runner.run(apache.ctl_command(settings.paths, "-S"), ok_codes=runner.ALL_EXIT_CODES)
-    pid_file = apache.parse_pid_file(result.output)
-    return None if pid_file is None else running_pid(pid_file) is not None
-
-
-def require_apache_running(settings: Settings, why: str) -> None:
-    """PreconditionMissing when Apache is stopped: ispa-cert never starts an Apache the admin stopped."""
-    if apache_running(settings) is False:
+def require_apache_ready(settings: Settings, why: str) -> None:
+    """Apache accepts its configuration (else PreconditionMissing quoting Apache's own words) and
+    runs (else PreconditionMissing: ispa-cert never starts an Apache the admin stopped). When the
+    PID file cannot be told, Apache is taken to run."""
+    try:
+        pid_file = transaction.configtest(settings.paths).pid_file
+    except CommandFailed as failed:
+        raise apache_rejects(failed) from None
+    if pid_file is not None and running_pid(pid_file) is None:
         raise PreconditionMissing(_("Apache is not running: {why}. Nothing was changed and the CA was not "
                                     "contacted").format(why=why),
                                   hint=_("start it (systemctl start apache2; `apache2ctl configtest` shows why it "
                                          "stopped), then run the command again"))
-
-
-def require_apache_config(settings: Settings) -> None:
-    """Apache accepts its configuration (configtest), or PreconditionMissing quoting Apache's own words."""
-    try:
-        transaction.configtest(settings.paths)
-    except CommandFailed as failed:
-        raise apache_rejects(failed) from None
 
 
 def run_acme_apache(settings: Settings, console: Console, command: Command, ok_codes=(acme.EXIT_SUCCESS,),

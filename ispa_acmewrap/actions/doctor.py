@@ -117,14 +117,13 @@ def apache_findings(settings: Settings) -> list[Finding]:
     if not paths.apache_confdir.is_dir():
         missing = _("its configuration directory {directory} does not exist").format(directory=paths.apache_confdir)
         return [health.apache_config_finding(missing, installed=False), health.apache_running_finding(None, None)]
-    try:
-        result = runner.run(apache.ctl_command(paths, "-S"), ok_codes=runner.ALL_EXIT_CODES)
+    try:  # -S only reads the files; the configtest also checks what they name (certificates, keys)
+        result, test = runner.run_side_by_side(apache.ctl_command(paths, "-S"), apache.configtest_command(paths))
     except IspaError as error:  # apache2ctl is not installed
         return [health.apache_config_finding(error.message, installed=False), health.apache_running_finding(None, None)]
     error = None if result.returncode == 0 else _last_lines(result.output)
     configtest = None
-    if error is None:  # -S only reads the files; configtest also checks what they name (certificates, keys)
-        test = runner.run(apache.ctl_command(paths, "configtest"), ok_codes=runner.ALL_EXIT_CODES)
+    if error is None:
         configtest = None if test.returncode == 0 else _last_lines(transaction.apache_message(test.output))
     pid_file = apache.parse_pid_file(result.output)
     main = paths.apache_main_config

@@ -31,7 +31,7 @@ from ..state import IssuanceKind, State
 from .acme_home import ensure_installed
 from .common import (OUTCOME_WORDS, addresses_found, rate_limit_rule, announce, failure_outcome,
                      guard_rate_limits, now, probe_dns, probe_self_test, record_outcome, refresh_renewal_info,
-                     remove_stale_acme_aliases, require_apache, require_apache_config, require_apache_running,
+                     remove_stale_acme_aliases, require_apache, require_apache_ready,
                      require_root, run_acme_apache, valid_until)
 from .served import installed_certificate
 from .takeover import install as take_over
@@ -235,15 +235,15 @@ DNS_HINT = N_("fix the A/AAAA (and CAA) records at your DNS provider, then run t
 # --- 3. Apache: what serves each name, what its HTTPS will be ------------------------------
 
 def apache_model(settings: Settings) -> list[VirtualHost]:
-    """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that."""
+    """Apache's vhosts as they will be with mod_ssl on; refuses when Apache would reject that.
+    (require_apache_ready has tested the configuration as it is now.)"""
     paths = settings.paths
-    require_apache_config(settings)  # as it is now: a broken site is quoted in Apache's own words
     ssl_test = apache.ssl_configtest_command(paths)
-    already_tested = ssl_test.argv == apache.ctl_command(paths, "-t").argv  # mod_ssl is on: that was this test
-    for command in ([] if already_tested else [ssl_test]) + [apache.dump_command(paths)]:
-        result = runner.run(command, ok_codes=runner.ALL_EXIT_CODES)
+    already_tested = ssl_test.argv == apache.configtest_command(paths).argv  # mod_ssl is on: that was this test
+    results = runner.run_side_by_side(*([] if already_tested else [ssl_test]), apache.dump_command(paths))
+    for result in results:
         _refuse_unless_valid(result)
-    return apache.parse_virtual_hosts(result.output)
+    return apache.parse_virtual_hosts(results[-1].output)
 
 
 def _refuse_unless_valid(result: runner.Result) -> None:
@@ -580,7 +580,7 @@ def run(settings: Settings, console: Console, options: IssueOptions) -> IssueRes
     asks = console.interactive and not console.assume_yes
     chosen = None if asks else choose_names(options, record, console)
     require_apache(settings)
-    require_apache_running(settings, _("the CA validates through it on port 80"))
+    require_apache_ready(settings, _("the CA validates through it on port 80"))
     chosen = chosen or choose_names(options, record, console)
     policy = choose_tls(options, record, apache.redirects_to_https(editor.current_include(paths)))
     check_profile(settings, options.profile)

@@ -33,7 +33,7 @@ from ..progress import NameProgress
 from ..settings import Settings
 from ..state import IssuanceKind, State
 from .common import (OUTCOME_WORDS, announce, rate_limit_rule, blocked_message, failure_outcome, now, record_outcome,
-                     refresh_renewal_info, remove_stale_acme_aliases, require_apache_config, require_apache_running,
+                     refresh_renewal_info, remove_stale_acme_aliases, require_apache_ready,
                      require_root, run_acme_apache, valid_until)
 from .served import NameCertificate, installed_certificate, renewal_candidates
 
@@ -222,8 +222,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
         raise PreconditionMissing(_("acme.sh is not installed in {directory}").format(directory=settings.paths.acme_home),
                                   hint=_("`ispa-cert install` installs it again (keeps the account); "
                                          "`ispa-cert repair` if that does not help"))
-    require_apache_config(settings)  # acme.sh would only say "Error setting up Apache"
-    require_apache_running(settings, _("the CA validates the renewal through it, and acme.sh would start it; "
+    require_apache_ready(settings, _("the CA validates the renewal through it, and acme.sh would start it; "
                                        "ispa-cert never starts an Apache that was stopped"))
     remove_stale_acme_aliases(settings, console)
     outcomes = []

@@ -46,6 +46,19 @@ def ctl_command(paths: Paths, *arguments: str) -> Command:
     return Command(["apache2ctl", *arguments], environment(paths))
 
 
+def configtest_command(paths: Paths) -> Command:
+    """apache2ctl's configtest: the files, and the certificates and keys they name.
+
+    Any `-D DUMP_...` puts Apache in its config-dump mode, in which mod_ssl skips its check of
+    those files: a dump never stands in for this test."""
+    return ctl_command(paths, "-t")
+
+
+def run_config_command(paths: Paths) -> Command:
+    """apache2ctl's dump of its run-time configuration (error log, PID file); see RunConfig."""
+    return ctl_command(paths, "-t", "-D", "DUMP_RUN_CFG")
+
+
 def enable_module_command(paths: Paths, module: str) -> Command:
     return Command(["a2enmod", "-q", module], environment(paths))
 
@@ -196,6 +209,18 @@ def with_include(site_text: str, paths: Paths) -> str:
 
 def module_enabled(paths: Paths, module: str) -> bool:
     return (paths.mods_enabled / f"{module}.load").exists()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What Apache's run-time dump (`-t -D DUMP_RUN_CFG`, part of `-S`) says; None where it does not say."""
+
+    error_log: Path | None  # the main server's error log file (None: syslog or a pipe)
+    pid_file: Path | None
+
+
+def parse_run_config(output: str) -> RunConfig:
+    return RunConfig(parse_error_log(output), parse_pid_file(output))
 
 
 def parse_pid_file(output: str) -> Path | None:

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from ispa_acmewrap import transaction
-from ispa_acmewrap.errors import OperationFailed
+from ispa_acmewrap import apache as apache_config, runner, transaction
+from ispa_acmewrap.errors import CommandFailed, OperationFailed
 from ispa_acmewrap.files import atomic_write
 from tests.conftest import ispa_cert_executable
 
@@ -42,6 +42,21 @@ def test_failed_configtest_restores_every_file_and_apache_keeps_serving(apache):
     assert not paths.temp_site.exists()
     assert not paths.pending_marker.exists()
     assert page(apache, apache.admin_name) == b"<h1>admin.ispa.test</h1>\n"
+
+
+def test_the_configtest_checks_the_certificate_files_the_configuration_names(apache):
+    """Apache's dump modes (-D DUMP_...) skip mod_ssl's check of the files it names: the configtest
+    is not one of them, so a missing certificate stops a change before the reload."""
+    paths = apache.paths
+    runner.run(apache_config.enable_module_command(paths, "ssl"))
+    assert transaction.configtest(paths).pid_file is not None
+    missing = paths.live("nowhere.ispa.test").fullchain
+    atomic_write(paths.vhost_include, f"<VirtualHost 127.0.0.1:{apache.https_port}>\n"
+                                      "  ServerName nowhere.ispa.test\n  SSLEngine on\n"
+                                      f"  SSLCertificateFile {missing}\n</VirtualHost>\n")
+    with pytest.raises(CommandFailed) as failure:
+        transaction.configtest(paths)
+    assert f"SSLCertificateFile: file '{missing}' does not exist" in failure.value.output
 
 
 def test_backup_holds_the_files_with_a_manifest(apache):
@@ -329,7 +344,7 @@ def test_reload_returns_once_apache_serves_the_new_configuration(apache):
 
 def test_reload_without_a_readable_error_log_pauses_instead(apache, monkeypatch):
     paths = apache.paths
-    monkeypatch.setattr(transaction.apache, "parse_error_log", lambda output: None)
+    monkeypatch.setattr(transaction.apache, "parse_run_config", lambda output: apache_config.RunConfig(None, None))
     monkeypatch.setattr(transaction, "RELOAD_SETTLE_SECONDS", 0.3)
     slept = []
     monkeypatch.setattr(transaction.time, "sleep", slept.append)

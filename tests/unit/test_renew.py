@@ -117,8 +117,7 @@ def due_name(settings, monkeypatch):
     settings.paths.acme_home.mkdir(parents=True, exist_ok=True)
     settings.paths.acme_script.write_text("#!/bin/sh\n")
     monkeypatch.setattr(renew, "require_root", lambda: None)
-    monkeypatch.setattr(renew, "require_apache_config", lambda _settings: None)
-    monkeypatch.setattr(renew, "require_apache_running", lambda _settings, _why: None)
+    monkeypatch.setattr(renew, "require_apache_ready", lambda _settings, _why: None)
     calls: list[str] = []
     state_store.save_state(settings.paths.state_file, state_store.with_role(state_store.State(), "admin", NAME))
     monkeypatch.setattr(renew, "renew_one",
