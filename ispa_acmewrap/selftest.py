@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import dns.exception
 import dns.resolver
 
+from .certs import unverified_context
 from .dns import make_resolver
 from .i18n import N_, Worded, _, english
 from .paths import CHALLENGE_URL_PATH
@@ -193,11 +194,8 @@ def _fetch(target: _Target, address: str, timeout: float, redirected: bool) -> t
 def _connection(target: _Target, address: str, timeout: float) -> http.client.HTTPConnection:
     """A connection to `address` that speaks to the host by name (Host header, SNI); no proxies."""
     if target.scheme == "https":
-        unverified = ssl.create_default_context()
-        unverified.check_hostname = False
-        unverified.verify_mode = ssl.CERT_NONE  # the CA does not verify certificates on HTTP-01 redirects
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            target.host, target.port, timeout=timeout, context=unverified)
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(  # the CA does not verify certificates
+            target.host, target.port, timeout=timeout, context=unverified_context())  # on HTTP-01 redirects
     else:
         connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     connection._create_connection = (  # type: ignore[attr-defined]

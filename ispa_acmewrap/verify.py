@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import socket
-import ssl
 import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -103,11 +102,8 @@ def fetch(probe: Probe, path: str = "/", timeout: float = 5.0) -> Answer:
     """GET path from probe.address:probe.port, speaking to probe.name (Host, SNI); no redirects followed."""
     import http.client  # here, not at the top: status and doctor's certificate checks never fetch a page
     if probe.tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(probe.name, probe.port, timeout=timeout,
-                                                                             context=context)
+                                                                             context=certs.unverified_context())
     else:
         connection = http.client.HTTPConnection(probe.name, probe.port, timeout=timeout)
     connection._create_connection = (  # type: ignore[attr-defined]
