@@ -140,22 +140,30 @@ def issue_command(paths: Paths, name: str, server: str, ca_bundle: Path | None =
                     *(["--cert-profile", profile] if profile else [])], environment(paths))
 
 
+RELOADS_ITSELF = "ISPA_CERT_RELOADS_ITSELF"  # in an acme.sh run's environment: its reload command leaves Apache
+
+
 def reload_line(paths: Paths) -> str:
     """The shell line acme.sh runs after installing or renewing a certificate: a graceful reload of a
     running Apache only. `apache2ctl graceful` alone starts an Apache the admin stopped; the PID file
-    is the one Debian's envvars names (Apache's PidFile)."""
+    is the one Debian's envvars names (Apache's PidFile). acme.sh keeps the line for its own renewals;
+    in a run whose environment sets RELOADS_ITSELF, ispa-cert reloads Apache afterwards itself (after a
+    configtest, and checks what Apache serves), so the line only says so."""
     confdir = shlex.quote(str(paths.apache_confdir))
-    return (f'(APACHE_CONFDIR={confdir}; export APACHE_CONFDIR; . "$APACHE_CONFDIR/envvars"; '
+    return (f'(if [ -n "${RELOADS_ITSELF}" ]; then echo "Apache is reloaded by ispa-cert after this step"; '
+            f'else APACHE_CONFDIR={confdir}; export APACHE_CONFDIR; . "$APACHE_CONFDIR/envvars"; '
             'if kill -0 "$(cat "$APACHE_PID_FILE" 2>/dev/null)" 2>/dev/null; then apache2ctl graceful; '
-            'else echo "Apache is not running: not reloaded, not started"; fi)')
+            'else echo "Apache is not running: not reloaded, not started"; fi; fi)')
 
 
-def install_cert_command(paths: Paths, name: str, ecc: bool = True) -> Command:
+def install_cert_command(paths: Paths, name: str, ecc: bool = True, reload_now: bool = True) -> Command:
+    """acme.sh --install-cert into live/NAME, with reload_line as the reload of every later renewal.
+    reload_now=False: this run does not reload Apache (the caller reloads it once, after all names)."""
     live = paths.live(name)
     return Command([paths.acme_script, "--install-cert", "-d", name, *(["--ecc"] if ecc else []), *_homes(paths),
                     "--cert-file", live.cert, "--key-file", live.key,
                     "--fullchain-file", live.fullchain, "--reloadcmd", reload_line(paths), *_logging(paths)],
-                   environment(paths))
+                   {**environment(paths), **({} if reload_now else {RELOADS_ITSELF: "1"})})
 
 
 def renew_command(paths: Paths, name: str, force: bool = False, ecc: bool = True, replaces: bool = True) -> Command:

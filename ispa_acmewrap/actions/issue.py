@@ -500,6 +500,8 @@ def refuse_foreign_removal(console: Console, edits: list[FileEdit]) -> None:
 
 def install_certificates(settings: Settings, console: Console, hosts: list[VirtualHost],
                          plans: dict[str, plan.NamePlan], names: list[str], edits: list[FileEdit]) -> None:
+    """Copy each certificate into live/NAME (acme.sh --install-cert, which leaves the reload to this
+    function), then write the vhosts and reload Apache once, as a transaction that checks every site."""
     paths = settings.paths
     for name in names:
         live = paths.live(name)
@@ -507,15 +509,16 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
         console.step(_("Installing the certificate of {name} into {directory}").format(name=name,
                                                                                      directory=live.directory))
         held = acme.held_certificate(paths, name)
-        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True))
+        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True, reload_now=False))
         live.key.chmod(0o600)
     text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
     missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
-    if (not edits and not missing and not paths.temp_site.exists()
-            and all(verify.check(settings, name).matches for name in names)):
+    unchanged = not edits and not missing and not paths.temp_site.exists()
+    if unchanged and all(verify.check(settings, name).matches for name in names):
         console.say(_("Apache already serves these certificates; its configuration is unchanged."))
         return
-    console.step(_("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)"))
+    console.step(_("Reloading Apache for the new certificates (configtest, reload, check every site)") if unchanged
+                 else _("Writing the HTTPS virtual hosts (backup, configtest, reload, check every site)"))
     before = verify.snapshot(verify.probes(hosts, settings.http_port, settings.https_port))
     targets = {name: plans[name].addresses for name in names}
     http_addresses = {name: host.connect_address for name in names

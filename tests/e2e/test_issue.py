@@ -183,9 +183,13 @@ def test_redirect_sends_port_80_to_https_but_keeps_challenges(stack, ispa_cert):
     assert get(ADMIN, "/.well-known/acme-challenge/probe-token") == (200, None)
     token.unlink()
     # the setting sticks on a plain re-run (the self-test still passes through the exemption) ...
+    first = on_disk(stack.paths, PORTAL).serial_number
     again = issue(ispa_cert, "--force")
     assert again.returncode == 0, again.stdout + again.stderr
     assert get(PORTAL, "/")[0] == 308
+    # the new certificates are served at once: issue reloads Apache itself (acme.sh's reload was held back)
+    assert "Reloading Apache for the new certificates" in again.stdout
+    assert served_over_https(stack, PORTAL)[0].serial_number == on_disk(stack.paths, PORTAL).serial_number != first
     # ... and --no-redirect removes it
     assert issue(ispa_cert, "--no-redirect").returncode == 0
     assert get(ADMIN, "/") == (200, None)

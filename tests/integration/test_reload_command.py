@@ -10,7 +10,7 @@ from ispa_acmewrap import acme
 from ispa_acmewrap.paths import Paths
 
 
-def _run_reload(root: Path, pid: int | None) -> tuple[subprocess.CompletedProcess, list[str]]:
+def _run_reload(root: Path, pid: int | None, **environment: str) -> tuple[subprocess.CompletedProcess, list[str]]:
     """The reload line under sh, with an envvars naming a PID file and an apache2ctl that records its arguments."""
     paths = Paths.from_root(root)
     paths.apache_confdir.mkdir(parents=True)
@@ -24,7 +24,7 @@ def _run_reload(root: Path, pid: int | None) -> tuple[subprocess.CompletedProces
     ctl = bin_dir / "apache2ctl"
     ctl.write_text(f'#!/bin/sh\necho "$APACHE_CONFDIR $*" >> {calls}\n')
     ctl.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **environment}
     done = subprocess.run(["sh", "-c", acme.reload_line(paths)], env=env, capture_output=True, text=True)
     return done, calls.read_text().splitlines() if calls.exists() else []
 
@@ -45,3 +45,13 @@ def test_a_stopped_apache_is_not_started(tmp_path):
         assert done.returncode == 0, done.stderr
         assert calls == []
         assert "Apache is not running" in done.stdout
+
+
+def test_a_run_whose_reload_ispa_cert_does_itself_leaves_apache_alone(tmp_path):
+    """issue's --install-cert: ispa-cert reloads Apache once afterwards, after a configtest."""
+    paths = Paths.from_root(tmp_path)
+    environment = dict(acme.install_cert_command(paths, "isp.example.net", reload_now=False).env)
+    done, calls = _run_reload(tmp_path, os.getpid(), **{acme.RELOADS_ITSELF: environment[acme.RELOADS_ITSELF]})
+    assert done.returncode == 0, done.stderr
+    assert calls == []
+    assert "reloaded by ispa-cert" in done.stdout
