@@ -79,6 +79,8 @@ def bench_status_and_doctor() -> None:
         print(f"{label:<51}{seconds * 1000:7.0f} ms")
     print(f"{'status / certbot certificates':<51}  ratio {timings['status_3_certificates'] / timings['certbot_certificates']:.2f}"
           " (target <= 0.5)")
+    print(f"{'  floor: importing typer, sh, cryptography.x509':<51}  ratio "
+          f"{timings['status_floor_imports'] / timings['certbot_certificates']:.2f} of certbot certificates")
 
 
 def bench_wrapper_cost() -> None:

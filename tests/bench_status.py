@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 from tests.bench import median_seconds
 from tests.bench_certbot import certbot_config, certbot_executable
@@ -36,11 +37,21 @@ def bench_status_doctor(runs: int = 5) -> dict[str, float]:
                                                     for name, files in live.items()}, stack.pebble.directory_url)
         certbot = [str(certbot_executable()), "certificates", *options]
         return {"status_3_certificates": median_seconds(lambda: _succeeds(tool, "status"), runs),
+                "status_floor_imports": median_seconds(_import_floor, runs),
                 "certbot_certificates": median_seconds(lambda: _checked(certbot), runs),
                 "doctor_offline": median_seconds(lambda: _succeeds(tool, "doctor", "--offline"), runs)}
     finally:
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# What `status` cannot go below while it keeps its fixed libraries: a Python that imports the CLI
+# framework, the process runner (apache2ctl -S) and the X.509 reader, and does nothing else.
+FLOOR = "import typer, sh, cryptography.x509"
+
+
+def _import_floor() -> None:
+    subprocess.run([sys.executable, "-c", FLOOR], check=True, stdin=subprocess.DEVNULL)
 
 
 def _issue_three(tool: ToolRunner, stack: Stack) -> None:

@@ -18,6 +18,7 @@ from .. import acme, apache, ca, cron, runner, state as state_store, terminal, t
 from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
+from ..command import Command
 from ..console import Console
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited, RollbackFailed
 from ..files import atomic_write, private_directory
@@ -503,14 +504,20 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     """Copy each certificate into live/NAME (acme.sh --install-cert, which leaves the reload to this
     function), then write the vhosts and reload Apache once, as a transaction that checks every site."""
     paths = settings.paths
+    console.step(ngettext("Installing the certificate of {names} into {directory}",
+                          "Installing the certificates of {names} into {directory}", len(names)).format(
+                              names=", ".join(names), directory=paths.live_dir))
     for name in names:
-        live = paths.live(name)
-        private_directory(live.directory)
-        console.step(_("Installing the certificate of {name} into {directory}").format(name=name,
-                                                                                     directory=live.directory))
-        held = acme.held_certificate(paths, name)
-        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True, reload_now=False))
-        live.key.chmod(0o600)
+        private_directory(paths.live(name).directory)
+
+    def install_command(name: str) -> Command:
+        held = acme.held_certificate(paths, name)  # an RSA certificate of certificate.pl's keeps its layout
+        return acme.install_cert_command(paths, name, ecc=held.ecc if held else True, reload_now=False)
+
+    # side by side: each --install-cert writes only its own name's files and domain conf
+    runner.run_side_by_side(*map(install_command, names), ok_codes=(acme.EXIT_SUCCESS,))
+    for name in names:
+        paths.live(name).key.chmod(0o600)
     text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
     missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
     unchanged = not edits and not missing and not paths.temp_site.exists()
