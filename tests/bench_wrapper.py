@@ -33,7 +33,7 @@ from tests.conftest import ToolRunner
 from tests.stack import Stack, make_sandbox
 
 NAMES = {"admin": "admin.ispa.test", "client": "portal.ispa.test"}
-RUNS = 3
+RUNS = 5  # acme.sh's own time moves by ±10 % between runs: the medians need a few
 
 _LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \d+ \w+ [\w.]+: (?P<message>.*)$")
 _STEP = re.compile(r"^step: (?P<step>.*)$")
@@ -155,8 +155,9 @@ def wrapped(stack: Stack) -> tuple[float, float, list[Phase], list[Phase]]:
 
 
 def acme_seconds(steps: list[Phase]) -> float:
-    """How long acme.sh itself ran during one ispa-cert run."""
-    return sum(step.programs.get("acme.sh", 0.0) for step in steps)
+    """How long acme.sh itself ran during one ispa-cert run: runs side by side (issue's --install-cert
+    per name) count once, by the wall time of their step."""
+    return sum(min(step.programs.get("acme.sh", 0.0), step.seconds) for step in steps)
 
 
 def _on_fresh_stack(body):

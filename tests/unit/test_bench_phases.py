@@ -39,6 +39,9 @@ def test_phases_split_a_run_by_step_and_program():
 def test_the_wrappers_own_work_is_its_wall_time_less_acme_sh():
     found = phases(LOG, ended_at=_epoch("2026-11-27 10:00:10,000"))
     assert acme_seconds(found) == 8.0
+    side_by_side = phases(LOG.replace("/a/acme.sh exited 0 after 8.000 s", "/a/acme.sh exited 0 after 16.000 s"),
+                          ended_at=_epoch("2026-11-27 10:00:10,000"))
+    assert round(acme_seconds(side_by_side), 3) == 8.4  # two 8 s runs at once in an 8.4 s step count 8.4 s
     result = {"raw_issue": 20.0, "raw_renew": 10.0, "issue": 21.0, "renew": 10.5, "issue_own": 1.0,
               "renew_own": 0.25, "issue_phases": found, "renew_phases": found, "runs": []}
     text = report(result)
