@@ -47,6 +47,8 @@ def test_the_wrappers_own_work_is_its_wall_time_less_acme_sh():
     text = report(result)
     assert "issue         own work (its wall time less acme.sh's inside it)  1.00 s = 5.0% of raw acme.sh" in text
     assert " 0.25 s = 2.5% of raw acme.sh" in text and "ratio 1.05 (target <= 1.05)" in text
+    paired = report({**result, "runs": [(21.0, 20.0, 10.0, 10.0), (19.0, 20.0, 12.0, 10.0), (30.0, 20.0, 9.0, 10.0)]})
+    assert "median of the runs' ratios: issue 1.05, renew --force 1.00" in paired
 
 
 def test_the_log_carries_steps_and_program_times(caplog):
