@@ -25,6 +25,10 @@ from .command import Command
 from .i18n import N_, _
 from .paths import Paths
 
+# Never two acme.sh runs at once on one home: every run saves its --log/--log-level (and more) into
+# account.conf by truncating and rewriting the file, so a second run reading it meanwhile writes back
+# a copy without its lines (CA_BUNDLE, ACCOUNT_EMAIL...). runner.run_side_by_side refuses acme.sh.
+
 # acme.sh exit codes with a meaning other than "failed".
 EXIT_SUCCESS = 0
 EXIT_SKIPPED = 2  # --renew / --issue: the certificate is not due yet, nothing done

@@ -18,7 +18,6 @@ from .. import acme, apache, ca, cron, runner, state as state_store, terminal, t
 from ..apache import VirtualHost, conf, editor, plan
 from ..apache.editor import FileEdit
 from ..certs import CertificateInfo, read_certificate
-from ..command import Command
 from ..console import Console
 from ..errors import BadInput, IspaError, OperationFailed, PreconditionMissing, RateLimited, RollbackFailed
 from ..files import atomic_write, private_directory
@@ -507,17 +506,12 @@ def install_certificates(settings: Settings, console: Console, hosts: list[Virtu
     console.step(ngettext("Installing the certificate of {names} into {directory}",
                           "Installing the certificates of {names} into {directory}", len(names)).format(
                               names=", ".join(names), directory=paths.live_dir))
-    for name in names:
-        private_directory(paths.live(name).directory)
-
-    def install_command(name: str) -> Command:
+    for name in names:  # one after another: every acme.sh run rewrites account.conf (see acme.py)
+        live = paths.live(name)
+        private_directory(live.directory)
         held = acme.held_certificate(paths, name)  # an RSA certificate of certificate.pl's keeps its layout
-        return acme.install_cert_command(paths, name, ecc=held.ecc if held else True, reload_now=False)
-
-    # side by side: each --install-cert writes only its own name's files and domain conf
-    runner.run_side_by_side(*map(install_command, names), ok_codes=(acme.EXIT_SUCCESS,))
-    for name in names:
-        paths.live(name).key.chmod(0o600)
+        runner.run(acme.install_cert_command(paths, name, ecc=held.ecc if held else True, reload_now=False))
+        live.key.chmod(0o600)
     text = next((edit.after for edit in edits if edit.path == paths.vhost_include), None)
     missing = missing_modules(settings, editor.current_include(paths) if text is None else text, "ssl")
     unchanged = not edits and not missing and not paths.temp_site.exists()

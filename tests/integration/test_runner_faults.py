@@ -104,3 +104,23 @@ def test_a_signal_during_a_rollback_neither_stops_it_nor_its_programs(tmp_path):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert done.exists()
+
+
+def test_side_by_side_runs_at_once_and_keeps_the_order(tmp_path):
+    marker = tmp_path / "first-started"
+    # the second waits for the first to have started: one after the other, it would time out
+    first = Command(["sh", "-c", f"touch {marker}; sleep 0.3; echo first; exit 3"])
+    second = Command(["sh", "-c", f"for i in $(seq 50); do [ -e {marker} ] && break; sleep 0.1; done; "
+                                  f"[ -e {marker} ] && echo second"])
+    results = runner.run_side_by_side(second, first)
+    assert [(result.output, result.returncode) for result in results] == [("second", 0), ("first", 3)]
+
+
+def test_acme_sh_never_runs_beside_another_program(tmp_path):
+    """Every acme.sh run rewrites account.conf in place: two at once can lose its lines."""
+    script = tmp_path / "acme.sh"
+    script.write_text(f"#!/bin/sh\ntouch {tmp_path / 'ran'}\n")
+    script.chmod(0o755)
+    with pytest.raises(ValueError, match="acme.sh never runs beside"):
+        runner.run_side_by_side(Command([str(script), "--install-cert"]), Command(["true"]))
+    assert not (tmp_path / "ran").exists()
