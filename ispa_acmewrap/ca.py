@@ -21,8 +21,6 @@ import json
 import logging
 import random
 import ssl
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -127,6 +125,7 @@ def _context(ca_bundle: Path | None) -> ssl.SSLContext:
 
 def _get(url: str, ca_bundle: Path | None, timeout: float) -> tuple[Any, str | None]:
     """GET url as JSON; returns (document, Retry-After header)."""
+    import urllib.error, urllib.request  # here, not at the top: status never asks the CA
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "ispa-cert"})
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=_context(ca_bundle)) as response:
