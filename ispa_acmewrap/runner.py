@@ -109,17 +109,16 @@ def run(
     return result
 
 
-def run_side_by_side(*commands: Command, ok_codes: Iterable[int] = ALL_EXIT_CODES) -> list[Result]:
-    """Run short commands at the same time, each as run() (by default with any exit code accepted);
-    their results in the order given. The first runs in this thread, so Ctrl-C stops it as it stops
-    run(); the others finish first."""
+def run_side_by_side(*commands: Command) -> list[Result]:
+    """Run short commands at the same time, each as run() with any exit code accepted; their results
+    in the order given. The first runs in this thread, so Ctrl-C stops it as it stops run(); the
+    others finish first."""
     alone = [command.argv[0] for command in commands if os.path.basename(command.argv[0]) in RUNS_ALONE]
     if alone:
         raise ValueError(f"{alone[0]} never runs beside another program of ispa-cert's (acme.py says why)")
-    codes = list(ok_codes)
     with ThreadPoolExecutor(max_workers=max(len(commands) - 1, 1), thread_name_prefix="runner") as pool:
-        others = [pool.submit(run, command, ok_codes=codes) for command in commands[1:]]
-        first = run(commands[0], ok_codes=codes)
+        others = [pool.submit(run, command, ok_codes=ALL_EXIT_CODES) for command in commands[1:]]
+        first = run(commands[0], ok_codes=ALL_EXIT_CODES)
         return [first, *(other.result() for other in others)]
 
 

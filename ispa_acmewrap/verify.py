@@ -40,13 +40,16 @@ class Serving:
 
 def check(settings: Settings, name: str, timeout: float = 3.0, file: Path | None = None) -> Serving:
     """Compare what Apache serves for name with `file` (default: ispa-cert's live/NAME/cert.pem)."""
-    on_disk_file = file or settings.paths.live(name).cert
-    try:
-        on_disk = certs.read_certificate(on_disk_file) if on_disk_file.exists() else None
-    except OperationFailed:  # a damaged file: the status row says why; it cannot match what is served
-        on_disk = None
+    on_disk = _on_disk(file or settings.paths.live(name).cert)
     served = certs.served_certificate(LOCAL_ADDRESS, settings.https_port, name, timeout=timeout)
     return Serving(name, on_disk, served)
+
+
+def _on_disk(file: Path) -> certs.CertificateInfo | None:
+    try:
+        return certs.read_certificate(file) if file.exists() else None
+    except OperationFailed:  # a damaged file: the status row says why; it cannot match what is served
+        return None
 
 
 def wait_until_served(settings: Settings, names: list[str], seconds: float = 15.0,
@@ -183,7 +186,7 @@ def site_problems(settings: Settings, name: str, addresses: list[str], http_addr
 
 def _https_problems(settings: Settings, name: str, address: str, http_probe: Probe | None) -> list[str]:
     https_probe = Probe(name, address, settings.https_port, True)
-    on_disk = check(settings, name).on_disk
+    on_disk = _on_disk(settings.paths.live(name).cert)
     served = certs.served_certificate(address, settings.https_port, name, timeout=3.0)
     if on_disk is None or served is None or served.fingerprint_sha256 != on_disk.fingerprint_sha256:
         return [_("{address}:{port} does not serve the certificate on disk for {name}").format(

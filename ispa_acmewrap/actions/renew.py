@@ -223,7 +223,7 @@ def run(settings: Settings, console: Console, options: RenewOptions) -> RenewRes
                                   hint=_("`ispa-cert install` installs it again (keeps the account); "
                                          "`ispa-cert repair` if that does not help"))
     require_apache_ready(settings, _("the CA validates the renewal through it, and acme.sh would start it; "
-                                       "ispa-cert never starts an Apache that was stopped"))
+                                     "ispa-cert never starts an Apache that was stopped"))
     remove_stale_acme_aliases(settings, console)
     outcomes = []
     for entry, decision in planned:
